@@ -1,0 +1,112 @@
+package dev.interpretersandbox.config;
+
+import io.quarkus.runtime.configuration.MemorySize;
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithDefault;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/** Every setting of the service, under the {@code sandbox} prefix (env: {@code SANDBOX_...}). */
+@ConfigMapping(prefix = "sandbox")
+public interface SandboxConfig {
+
+    /** Root of all per-sandbox state: bundles, runsc root, workspaces, logs. Defaults to /var/lib/interpreter-sandbox. */
+    @WithDefault("/var/lib/interpreter-sandbox")
+    Path stateDir();
+
+    /** A sandbox idle for longer than this is torn down by the reaper. Defaults to 15m. */
+    @WithDefault("15m")
+    Duration idleTimeout();
+
+    /** How often the reaper looks for idle sandboxes (1s at least). Defaults to 30s. */
+    @WithDefault("30s")
+    Duration reaperInterval();
+
+    /** Python inside the sandbox (the host's /usr is the sandbox's /usr); needs IPython. Defaults to /usr/bin/python3. */
+    @WithDefault("/usr/bin/python3")
+    String python();
+
+    /** Numeric uid and gid that sandbox code runs as and that owns workspace files. Defaults to 10001. */
+    @WithDefault("10001")
+    int userId();
+
+    Runsc runsc();
+
+    Limits limits();
+
+    Execute execute();
+
+    Kernel kernel();
+
+    interface Runsc {
+        /** The runsc binary. Defaults to runsc (looked up on PATH). */
+        @WithDefault("runsc")
+        String path();
+
+        /** gVisor platform: ptrace works everywhere, kvm needs /dev/kvm (and hangs on some hosts). Defaults to ptrace. */
+        @WithDefault("ptrace")
+        String platform();
+
+        /** Deadline for one runsc command (kill, delete, list, version). Defaults to 20s. */
+        @WithDefault("20s")
+        Duration commandTimeout();
+    }
+
+    interface Limits {
+        /** Memory of the whole sandbox (kernel, gVisor sentry and gofer). Defaults to 1G. */
+        @WithDefault("1G")
+        MemorySize memory();
+
+        /** CPU quota in cores. Defaults to 1. */
+        @WithDefault("1")
+        double cpus();
+
+        /** Cgroup pids limit, the outer fence behind the per-user process limit. Defaults to 256. */
+        @WithDefault("256")
+        int pids();
+
+        /** RLIMIT_NPROC inside the sandbox: a fork bomb gets EAGAIN here. Defaults to 64. */
+        @WithDefault("64")
+        int processes();
+
+        /** Total size of /mnt/data; also the largest single file code may write. Defaults to 1G. */
+        @WithDefault("1G")
+        MemorySize workspaceSize();
+
+        /** Size of the sandbox's /tmp (memory-backed, counts against the memory limit). Defaults to 256M. */
+        @WithDefault("256M")
+        MemorySize tmpSize();
+
+        /** RLIMIT_NOFILE inside the sandbox. Defaults to 1024. */
+        @WithDefault("1024")
+        int openFiles();
+    }
+
+    interface Execute {
+        /** Timeout of an execution when the request names none. Defaults to 60s. */
+        @WithDefault("60s")
+        Duration defaultTimeout();
+
+        /** Largest timeout_secs a request may ask for. Defaults to 1h. */
+        @WithDefault("1h")
+        Duration maxTimeout();
+
+        /** After a timeout's interrupt, how long the kernel gets to become idle before a restart. Defaults to 2s. */
+        @WithDefault("2s")
+        Duration interruptGrace();
+
+        /** Largest /execute request body; larger gets 413. Defaults to 1M. */
+        @WithDefault("1M")
+        MemorySize maxRequestSize();
+
+        /** Executions that may wait behind the running one; more get 429. Defaults to 16. */
+        @WithDefault("16")
+        int queueSize();
+    }
+
+    interface Kernel {
+        /** Deadline for a fresh sandbox's kernel to say it is ready. Defaults to 60s. */
+        @WithDefault("60s")
+        Duration startTimeout();
+    }
+}

@@ -1,0 +1,408 @@
+package dev.interpretersandbox.files;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.SeekableByteChannel;
+import java.nio.file.DirectoryNotEmptyException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
+import java.nio.file.OpenOption;
+import java.nio.file.Path;
+import java.nio.file.SecureDirectoryStream;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
+import java.nio.file.attribute.UserPrincipalLookupService;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Host-side access to one sandbox's workspace (its {@code /mnt/data}).
+ *
+ * <p>Sandbox code can plant symlinks here at any moment, so every operation walks the path one
+ * component at a time relative to an already-open directory ({@link SecureDirectoryStream},
+ * i.e. openat/mkdirat-style calls with {@code O_NOFOLLOW}) and never follows a link: there is no
+ * window between checking a path and using it. "Resolve, then check the prefix" would have one.
+ * New directories are made in a private staging directory and renamed into place relative to
+ * the open parent, since Java has no mkdirat.
+ *
+ * <p>Thread-safe: it holds no mutable state; concurrent uploads of one name are decided by
+ * {@code O_EXCL}.
+ */
+public final class Workspace {
+
+    private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
+    private static final int COPY_BUFFER = 256 * 1024;
+
+    private final Path root;
+    private final Path staging;
+    private final int uid;
+
+    /** Size and modification time of a regular file, for file events. */
+    public record Stamp(long size, long modifiedNanos) {}
+
+    /** An open download: the caller closes the channel. */
+    public record Download(String name, long size, String contentType, SeekableByteChannel channel) {}
+
+    public Workspace(Path root, Path staging, int uid) {
+        this.root = root;
+        this.staging = staging;
+        this.uid = uid;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    /** Creates the workspace directory, owned by the sandbox user. */
+    public void create() {
+        try {
+            Files.createDirectories(root);
+            Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
+            Files.setAttribute(root, "unix:uid", uid, NOFOLLOW);
+            Files.setAttribute(root, "unix:gid", uid, NOFOLLOW);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create workspace " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Streams body into a new file; create-only, parents created, nothing left behind on failure.
+     *
+     * @param maxBytes how many bytes the workspace may still take
+     * @return bytes written
+     */
+    public long upload(WorkspacePath path, InputStream body, long maxBytes) throws IOException {
+        if (path.isRoot()) {
+            throw FileAccessException.badRequest("the path must name a file below " + WorkspacePath.MOUNT);
+        }
+        Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
+        try {
+            SecureDirectoryStream<Path> dir = openRoot(opened);
+            for (String name : path.parents()) {
+                dir = openOrCreateDirectory(dir, name, opened);
+            }
+            Path name = Path.of(path.fileName());
+            Set<OpenOption> options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, NOFOLLOW);
+            SeekableByteChannel out;
+            try {
+                out = dir.newByteChannel(
+                        name,
+                        options,
+                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--")));
+            } catch (FileAlreadyExistsException e) {
+                throw FileAccessException.exists();
+            } catch (FileSystemException e) {
+                throw refused(e);
+            }
+            long written = 0;
+            boolean complete = false;
+            try (out) {
+                byte[] buffer = new byte[COPY_BUFFER];
+                ByteBuffer wrap = ByteBuffer.wrap(buffer);
+                int read;
+                while ((read = body.read(buffer)) > 0) {
+                    written += read;
+                    if (written > maxBytes) {
+                        throw FileAccessException.tooLarge("the upload does not fit in the workspace (limit reached)");
+                    }
+                    wrap.clear().limit(read);
+                    while (wrap.hasRemaining()) {
+                        out.write(wrap);
+                    }
+                }
+                chown(dir, name);
+                complete = true;
+            } finally {
+                if (!complete) {
+                    deleteQuietly(dir, name);
+                }
+            }
+            return written;
+        } finally {
+            closeAll(opened);
+        }
+    }
+
+    /** Opens a regular file for reading; the caller closes {@link Download#channel()}. */
+    public Download download(WorkspacePath path) throws IOException {
+        if (path.isRoot()) {
+            throw FileAccessException.badRequest(WorkspacePath.MOUNT + " is a directory");
+        }
+        Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
+        try {
+            SecureDirectoryStream<Path> dir = openRoot(opened);
+            for (String name : path.parents()) {
+                dir = openDirectory(dir, name, opened);
+            }
+            Path name = Path.of(path.fileName());
+            BasicFileAttributes attributes = attributes(dir, name);
+            if (attributes.isSymbolicLink()) {
+                throw symlink();
+            }
+            if (attributes.isDirectory()) {
+                throw FileAccessException.badRequest(path + " is a directory");
+            }
+            if (!attributes.isRegularFile()) {
+                throw FileAccessException.badRequest(path + " is not a regular file (FIFO, socket or device)");
+            }
+            SeekableByteChannel channel;
+            try {
+                channel = dir.newByteChannel(name, Set.of(StandardOpenOption.READ, NOFOLLOW));
+            } catch (NoSuchFileException e) {
+                throw FileAccessException.notFound();
+            } catch (FileSystemException e) {
+                throw refused(e);
+            }
+            String type = ContentTypes.detect(path.fileName(), channel);
+            return new Download(path.fileName(), attributes.size(), type, channel);
+        } finally {
+            closeAll(opened);
+        }
+    }
+
+    /** Every regular file (path relative to the workspace, '/'-separated), up to limit entries. */
+    public Map<String, Stamp> snapshot(int limit) {
+        Map<String, Stamp> files = new HashMap<>();
+        if (!Files.isDirectory(root, NOFOLLOW)) {
+            return files;
+        }
+        Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
+        try {
+            walk(openRoot(opened), "", files, limit, 0);
+        } catch (IOException e) {
+            // A file vanishing mid-walk is normal while code runs; report what we saw.
+        } finally {
+            closeAll(opened);
+        }
+        return files;
+    }
+
+    /** Bytes used by regular files in the workspace. */
+    public long usage() {
+        return snapshot(Integer.MAX_VALUE).values().stream()
+                .mapToLong(Stamp::size)
+                .sum();
+    }
+
+    /** Deletes the workspace and everything in it, never following links. */
+    public void delete() {
+        if (!Files.isDirectory(root, NOFOLLOW)) {
+            return;
+        }
+        Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
+        try {
+            deleteContents(openRoot(opened), opened);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot empty workspace " + root + ": " + e.getMessage(), e);
+        } finally {
+            closeAll(opened);
+        }
+        try {
+            Files.deleteIfExists(root);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete workspace " + root + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void deleteContents(SecureDirectoryStream<Path> dir, Deque<SecureDirectoryStream<Path>> opened)
+            throws IOException {
+        for (Path entry : dir) {
+            Path name = entry.getFileName();
+            BasicFileAttributes attributes = attributes(dir, name);
+            if (attributes.isDirectory()) {
+                SecureDirectoryStream<Path> child = dir.newDirectoryStream(name, NOFOLLOW);
+                opened.push(child);
+                deleteContents(child, opened);
+                dir.deleteDirectory(name);
+            } else {
+                dir.deleteFile(name);
+            }
+        }
+    }
+
+    private void walk(SecureDirectoryStream<Path> dir, String prefix, Map<String, Stamp> files, int limit, int depth)
+            throws IOException {
+        for (Path entry : dir) {
+            if (files.size() >= limit) {
+                return;
+            }
+            Path name = entry.getFileName();
+            BasicFileAttributes attributes;
+            try {
+                attributes = attributes(dir, name);
+            } catch (FileAccessException e) {
+                continue;
+            }
+            String relative = prefix + name;
+            if (attributes.isRegularFile()) {
+                files.put(
+                        relative,
+                        new Stamp(
+                                attributes.size(),
+                                attributes.lastModifiedTime().to(java.util.concurrent.TimeUnit.NANOSECONDS)));
+            } else if (attributes.isDirectory() && depth < 64) {
+                try (SecureDirectoryStream<Path> child = dir.newDirectoryStream(name, NOFOLLOW)) {
+                    walk(child, relative + "/", files, limit, depth + 1);
+                } catch (FileSystemException e) {
+                    // replaced by a link or removed since we listed it: skip
+                }
+            }
+        }
+    }
+
+    private SecureDirectoryStream<Path> openRoot(Deque<SecureDirectoryStream<Path>> opened) throws IOException {
+        DirectoryStream<Path> stream;
+        try {
+            stream = Files.newDirectoryStream(root);
+        } catch (NoSuchFileException e) {
+            throw FileAccessException.notFound();
+        }
+        if (!(stream instanceof SecureDirectoryStream<Path> secure)) {
+            stream.close();
+            throw new IOException("this platform cannot open directories race-free (no SecureDirectoryStream)");
+        }
+        opened.push(secure);
+        return secure;
+    }
+
+    private SecureDirectoryStream<Path> openDirectory(
+            SecureDirectoryStream<Path> dir, String name, Deque<SecureDirectoryStream<Path>> opened)
+            throws IOException {
+        BasicFileAttributes attributes = attributes(dir, Path.of(name));
+        if (attributes.isSymbolicLink()) {
+            throw symlink();
+        }
+        if (!attributes.isDirectory()) {
+            throw FileAccessException.notFound();
+        }
+        try {
+            SecureDirectoryStream<Path> child = dir.newDirectoryStream(Path.of(name), NOFOLLOW);
+            opened.push(child);
+            return child;
+        } catch (NoSuchFileException e) {
+            throw FileAccessException.notFound();
+        } catch (FileSystemException e) {
+            throw refused(e);
+        }
+    }
+
+    private SecureDirectoryStream<Path> openOrCreateDirectory(
+            SecureDirectoryStream<Path> dir, String name, Deque<SecureDirectoryStream<Path>> opened)
+            throws IOException {
+        for (int attempt = 0; attempt < 3; attempt++) {
+            try {
+                BasicFileAttributes attributes = attributes(dir, Path.of(name));
+                if (attributes.isSymbolicLink()) {
+                    throw symlink();
+                }
+                if (!attributes.isDirectory()) {
+                    throw new FileAccessException(409, "'" + name + "' exists and is not a directory");
+                }
+                return openDirectory(dir, name, opened);
+            } catch (FileAccessException e) {
+                if (e.status() != 404) {
+                    throw e;
+                }
+            }
+            createDirectory(dir, name);
+        }
+        throw new FileAccessException(409, "'" + name + "' keeps changing; try again");
+    }
+
+    /** mkdirat without mkdirat: make it in private staging, then rename it into the open parent. */
+    private void createDirectory(SecureDirectoryStream<Path> parent, String name) throws IOException {
+        Files.createDirectories(staging);
+        Path fresh = Files.createTempDirectory(
+                staging, "dir", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+        try {
+            Files.setAttribute(fresh, "unix:uid", uid, NOFOLLOW);
+            Files.setAttribute(fresh, "unix:gid", uid, NOFOLLOW);
+            try (DirectoryStream<Path> stagingStream = Files.newDirectoryStream(staging)) {
+                SecureDirectoryStream<Path> secureStaging = (SecureDirectoryStream<Path>) stagingStream;
+                // renameat(2) onto an existing empty directory would replace it; check first and
+                // tolerate the (harmless: empty replaces empty) race.
+                try {
+                    attributes(parent, Path.of(name));
+                    return; // appeared meanwhile; the caller opens it
+                } catch (FileAccessException e) {
+                    if (e.status() != 404) {
+                        throw e;
+                    }
+                }
+                secureStaging.move(fresh.getFileName(), parent, Path.of(name));
+            } catch (DirectoryNotEmptyException | FileAlreadyExistsException e) {
+                // someone else created it: fine
+            }
+        } finally {
+            Files.deleteIfExists(fresh);
+        }
+    }
+
+    private BasicFileAttributes attributes(SecureDirectoryStream<Path> dir, Path name) throws IOException {
+        try {
+            return dir.getFileAttributeView(name, BasicFileAttributeView.class, NOFOLLOW)
+                    .readAttributes();
+        } catch (NoSuchFileException e) {
+            throw FileAccessException.notFound();
+        } catch (NotDirectoryException e) {
+            throw FileAccessException.notFound();
+        }
+    }
+
+    private void chown(SecureDirectoryStream<Path> dir, Path name) throws IOException {
+        UserPrincipalLookupService lookup = root.getFileSystem().getUserPrincipalLookupService();
+        PosixFileAttributeView view = dir.getFileAttributeView(name, PosixFileAttributeView.class, NOFOLLOW);
+        UserPrincipal user = lookup.lookupPrincipalByName(String.valueOf(uid));
+        GroupPrincipal group = lookup.lookupPrincipalByGroupName(String.valueOf(uid));
+        view.setOwner(user);
+        view.setGroup(group);
+    }
+
+    private static void deleteQuietly(SecureDirectoryStream<Path> dir, Path name) {
+        try {
+            dir.deleteFile(name);
+        } catch (IOException e) {
+            // already gone
+        }
+    }
+
+    private static FileAccessException symlink() {
+        return FileAccessException.forbidden("symbolic links are not followed by the file API");
+    }
+
+    private static FileAccessException refused(FileSystemException e) {
+        String reason = String.valueOf(e.getReason()).toLowerCase();
+        if (reason.contains("symbolic link")) {
+            return symlink();
+        }
+        if (reason.contains("not a directory")) {
+            return FileAccessException.notFound();
+        }
+        return new FileAccessException(400, "cannot access the path: " + e.getReason());
+    }
+
+    private static void closeAll(Deque<SecureDirectoryStream<Path>> opened) {
+        while (!opened.isEmpty()) {
+            try {
+                opened.pop().close();
+            } catch (IOException e) {
+                // nothing useful to do
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+package dev.interpretersandbox.isolation;
+
+import dev.interpretersandbox.config.SandboxConfig;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+import org.jboss.logging.Logger;
+
+/**
+ * The host cgroups of our sandboxes, v1 or v2.
+ *
+ * <p>Each container gets {@code /interpreter-sandbox/<instance>/<container>/kernel} as its
+ * {@code linux.cgroupsPath}. runsc creates that path (and applies the limits, which it only does
+ * to cgroups it creates) and removes the leaf on exit, but leaves the parents: the
+ * per-container parent outlives the kernel, so its hierarchical peak memory tells after a death
+ * whether the sandbox ran out of memory. Teardown removes the parents.
+ */
+@ApplicationScoped
+public class Cgroups {
+
+    private static final Logger LOG = Logger.getLogger(Cgroups.class);
+    static final Path MOUNT = Path.of("/sys/fs/cgroup");
+
+    private final String instance;
+
+    public Cgroups(SandboxConfig config) {
+        // Several services on one host must not sweep each other's cgroups.
+        this.instance = "i"
+                + Integer.toHexString(StateLayout.of(config).root().toString().hashCode());
+    }
+
+    public boolean unified() {
+        return Files.exists(MOUNT.resolve("cgroup.controllers"));
+    }
+
+    String base() {
+        return "/interpreter-sandbox/" + instance;
+    }
+
+    /** The cgroupsPath for a container's OCI spec. */
+    public String pathFor(String containerId) {
+        return base() + "/" + containerId + "/kernel";
+    }
+
+    /** The directory holding a controller's files for a cgroup path (v1: per controller). */
+    public Path dir(String controller, String cgroupPath) {
+        String relative = cgroupPath.substring(1);
+        return unified() ? MOUNT.resolve(relative) : MOUNT.resolve(controller).resolve(relative);
+    }
+
+    /** Peak memory of a container (survives the kernel, see class doc); empty when unknown. */
+    public Optional<Long> peakMemory(String containerId) {
+        String parent = base() + "/" + containerId;
+        String file = unified() ? "memory.peak" : "memory.max_usage_in_bytes";
+        return readLong(dir("memory", parent).resolve(file));
+    }
+
+    /** Removes a container's cgroups in every hierarchy; missing ones are fine. */
+    public void remove(String containerId) {
+        removeTree(base() + "/" + containerId);
+    }
+
+    /** Removes every cgroup this service instance left behind (startup sweep). */
+    public void sweep() {
+        removeTree(base());
+    }
+
+    private void removeTree(String cgroupPath) {
+        for (Path hierarchy : hierarchies()) {
+            Path top = hierarchy.resolve(cgroupPath.substring(1));
+            if (!Files.isDirectory(top)) {
+                continue;
+            }
+            // cgroup directories can only be removed leaves first, with rmdir (their files are virtual).
+            try (Stream<Path> tree = Files.walk(top)) {
+                List<Path> dirs = tree.filter(Files::isDirectory)
+                        .sorted(Comparator.reverseOrder())
+                        .toList();
+                for (Path dir : dirs) {
+                    try {
+                        Files.deleteIfExists(dir);
+                    } catch (IOException e) {
+                        LOG.warnf("cannot remove cgroup %s: %s", dir, e.getMessage());
+                    }
+                }
+            } catch (IOException | java.io.UncheckedIOException e) {
+                LOG.debugf("cgroup %s vanished while removing: %s", top, e.getMessage());
+            }
+        }
+    }
+
+    private List<Path> hierarchies() {
+        if (unified()) {
+            return List.of(MOUNT);
+        }
+        List<Path> result = new ArrayList<>();
+        try (Stream<Path> entries = Files.list(MOUNT)) {
+            entries.filter(p -> Files.isDirectory(p) && !Files.isSymbolicLink(p))
+                    .forEach(result::add);
+        } catch (IOException e) {
+            LOG.warnf("cannot list %s: %s", MOUNT, e.getMessage());
+        }
+        return result;
+    }
+
+    static Optional<Long> readLong(Path file) {
+        try {
+            String text = Files.readString(file, StandardCharsets.US_ASCII).strip();
+            return text.equals("max") ? Optional.empty() : Optional.of(Long.parseLong(text));
+        } catch (IOException | NumberFormatException e) {
+            return Optional.empty();
+        }
+    }
+}

@@ -1,0 +1,131 @@
+package dev.interpretersandbox.isolation;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.interpretersandbox.config.SandboxConfig;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The OCI runtime spec of one sandbox: read-only allow-list root, the workspace as /mnt/data,
+ * a size-limited /tmp, a non-root user without capabilities, rlimits inside and cgroup limits
+ * outside.
+ */
+public final class OciSpec {
+
+    /** What differs between sandboxes. */
+    public record Inputs(Path rootfs, Path driver, List<String> etcBinds, Path workspace, String cgroupsPath) {}
+
+    private OciSpec() {}
+
+    public static ObjectNode build(ObjectMapper mapper, SandboxConfig config, Inputs in) {
+        SandboxConfig.Limits limits = config.limits();
+        ObjectNode spec = mapper.createObjectNode();
+        spec.put("ociVersion", "1.0.2");
+
+        ObjectNode process = spec.putObject("process");
+        process.put("terminal", false);
+        ObjectNode user = process.putObject("user");
+        user.put("uid", config.userId());
+        user.put("gid", config.userId());
+        process.putArray("args")
+                .add(config.python())
+                .add("-X")
+                .add("frozen_modules=on")
+                .add(RootFs.DRIVER_IN_SANDBOX);
+        int threads = Math.max(1, (int) Math.ceil(limits.cpus()));
+        ArrayNode env = process.putArray("env");
+        for (String variable : List.of(
+                "PATH=/usr/local/bin:/usr/bin:/bin",
+                "HOME=/mnt/data",
+                "USER=sandbox",
+                "LANG=C.UTF-8",
+                "PYTHONDONTWRITEBYTECODE=1",
+                // Inline plots by default; caches and IPython's profile go to /tmp, not the workspace.
+                "MPLBACKEND=module://matplotlib_inline.backend_inline",
+                "MPLCONFIGDIR=/tmp/.config/matplotlib",
+                "XDG_CACHE_HOME=/tmp/.cache",
+                "XDG_CONFIG_HOME=/tmp/.config",
+                "IPYTHONDIR=/tmp/.ipython",
+                // BLAS/OpenMP thread pools sized to the CPU quota, not the host (threads count against NPROC).
+                "OPENBLAS_NUM_THREADS=" + threads,
+                "OMP_NUM_THREADS=" + threads,
+                "MKL_NUM_THREADS=" + threads)) {
+            env.add(variable);
+        }
+        process.put("cwd", "/mnt/data");
+        ObjectNode caps = process.putObject("capabilities");
+        for (String set : List.of("bounding", "effective", "inheritable", "permitted", "ambient")) {
+            caps.putArray(set);
+        }
+        long memory = limits.memory().asLongValue();
+        ArrayNode rlimits = process.putArray("rlimits");
+        // NPROC: a fork bomb gets EAGAIN from the sentry long before the cgroup pids limit kills the sandbox.
+        rlimit(rlimits, "RLIMIT_NPROC", limits.processes());
+        // AS below the memory limit: big allocations raise MemoryError instead of killing the sandbox.
+        rlimit(rlimits, "RLIMIT_AS", addressSpaceLimit(memory));
+        rlimit(rlimits, "RLIMIT_FSIZE", limits.workspaceSize().asLongValue());
+        rlimit(rlimits, "RLIMIT_NOFILE", limits.openFiles());
+        rlimit(rlimits, "RLIMIT_CORE", 0);
+        process.put("noNewPrivileges", true);
+
+        ObjectNode root = spec.putObject("root");
+        root.put("path", in.rootfs().toString());
+        root.put("readonly", true);
+        spec.put("hostname", "sandbox");
+
+        ArrayNode mounts = spec.putArray("mounts");
+        mount(mounts, "/proc", "proc", "proc");
+        bind(mounts, "/usr", Path.of("/usr"), "ro");
+        for (String entry : in.etcBinds()) {
+            bind(mounts, "/etc/" + entry, Path.of("/etc", entry), "ro");
+        }
+        bind(mounts, RootFs.DRIVER_IN_SANDBOX, in.driver(), "ro");
+        bind(mounts, "/mnt/data", in.workspace(), "rw");
+        ObjectNode tmp = mount(mounts, "/tmp", "tmpfs", "tmpfs");
+        tmp.putArray("options")
+                .add("nosuid")
+                .add("nodev")
+                .add("mode=1777")
+                .add("size=" + limits.tmpSize().asLongValue());
+
+        ObjectNode linux = spec.putObject("linux");
+        ArrayNode namespaces = linux.putArray("namespaces");
+        for (String ns : List.of("pid", "network", "ipc", "uts", "mount")) {
+            namespaces.addObject().put("type", ns);
+        }
+        linux.put("cgroupsPath", in.cgroupsPath());
+        ObjectNode resources = linux.putObject("resources");
+        resources.putObject("memory").put("limit", memory);
+        resources.putObject("pids").put("limit", limits.pids());
+        long period = 100_000;
+        resources.putObject("cpu").put("period", period).put("quota", Math.round(limits.cpus() * period));
+        return spec;
+    }
+
+    /** RLIMIT_AS for a memory limit: 85% of it, leaving room for the sentry and gofer in the same cgroup. */
+    public static long addressSpaceLimit(long memory) {
+        return memory / 100 * 85;
+    }
+
+    private static void rlimit(ArrayNode rlimits, String type, long value) {
+        rlimits.addObject().put("type", type).put("hard", value).put("soft", value);
+    }
+
+    private static ObjectNode mount(ArrayNode mounts, String destination, String type, String source) {
+        return mounts.addObject()
+                .put("destination", destination)
+                .put("type", type)
+                .put("source", source);
+    }
+
+    private static void bind(ArrayNode mounts, String destination, Path source, String mode) {
+        mount(mounts, destination, "bind", source.toString())
+                .putArray("options")
+                .add("rbind")
+                .add(mode)
+                .add("nosuid")
+                .add("nodev");
+    }
+}

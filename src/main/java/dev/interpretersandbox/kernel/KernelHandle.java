@@ -1,0 +1,31 @@
+package dev.interpretersandbox.kernel;
+
+import java.util.Optional;
+
+/**
+ * A running kernel in its isolation, whatever the backend: launch gives one, then poll, signal,
+ * and destroy. Implementations are safe to destroy twice and from any thread.
+ */
+public interface KernelHandle {
+
+    /** The channel to the driver. */
+    KernelChannel channel();
+
+    /** Name of this kernel instance (the container id), for logs. */
+    String name();
+
+    /** Interrupts the running cell (SIGINT to the driver); state survives. */
+    void interrupt();
+
+    /** Whether the kernel process still runs. */
+    boolean alive();
+
+    /** Why the kernel ended, once it has: exit status and, when detected, out of memory. */
+    String deathCause();
+
+    /** Peak memory use of the whole sandbox so far, when known. */
+    Optional<Long> peakMemory();
+
+    /** Stops the kernel and removes everything it left on the host; errors are logged, not thrown. */
+    void destroy();
+}

@@ -1,0 +1,11 @@
+package dev.interpretersandbox.sandbox;
+
+import dev.interpretersandbox.kernel.Event;
+import java.util.List;
+
+/** What one execution produced: status {@code ok}, {@code timeout} or {@code error}, and its events. */
+public record ExecutionResult(String status, List<Event> events) {
+    public static final String OK = "ok";
+    public static final String TIMEOUT = "timeout";
+    public static final String ERROR = "error";
+}

@@ -1,0 +1,62 @@
+package dev.interpretersandbox.sandbox;
+
+import dev.interpretersandbox.config.SandboxConfig;
+import dev.interpretersandbox.files.Workspace;
+import dev.interpretersandbox.isolation.StateLayout;
+import dev.interpretersandbox.kernel.KernelLauncher;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import org.jboss.logging.Logger;
+
+/** The registry of sandboxes. The seed API's unprefixed paths address the sandbox {@value #DEFAULT}. */
+@ApplicationScoped
+public class SandboxService {
+
+    public static final String DEFAULT = "default";
+    private static final Logger LOG = Logger.getLogger(SandboxService.class);
+
+    private final SandboxConfig config;
+    private final KernelLauncher launcher;
+    private final StateLayout layout;
+    private final ConcurrentMap<String, Sandbox> sandboxes = new ConcurrentHashMap<>();
+
+    public SandboxService(SandboxConfig config, KernelLauncher launcher) {
+        this.config = config;
+        this.launcher = launcher;
+        this.layout = StateLayout.of(config);
+    }
+
+    /** The sandbox of the unprefixed API; created (not started) on first use. */
+    public Sandbox defaultSandbox() {
+        return sandboxes.computeIfAbsent(DEFAULT, this::newSandbox);
+    }
+
+    private Sandbox newSandbox(String id) {
+        Workspace workspace = new Workspace(layout.workspace(id), layout.staging(), config.userId());
+        return new Sandbox(id, config, launcher, workspace);
+    }
+
+    public Collection<Sandbox> all() {
+        return sandboxes.values();
+    }
+
+    /** Tears down every sandbox idle since before now - idle-timeout; returns how many. */
+    public int reapIdle(Instant now) {
+        Instant cutoff = now.minus(config.idleTimeout());
+        int reaped = 0;
+        for (Sandbox sandbox : sandboxes.values()) {
+            if (sandbox.reapIfIdle(cutoff)) {
+                LOG.infof("reaped sandbox %s, idle since %s", sandbox.id(), sandbox.lastActivity());
+                reaped++;
+            }
+        }
+        return reaped;
+    }
+
+    public void shutdown() {
+        sandboxes.values().forEach(Sandbox::shutdown);
+    }
+}
