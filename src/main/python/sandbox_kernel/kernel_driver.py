@@ -302,6 +302,21 @@ def jsonable(data: Dict[str, Any]) -> Dict[str, Any]:
 def main() -> None:
     protocol_in = os.fdopen(os.dup(0), "rb", buffering=READ_CHUNK)
     channel = Channel(os.dup(1))
+    # The original stderr is the service's log of this sandbox: crashes of the driver go there.
+    diagnostics = os.fdopen(os.dup(2), "w", buffering=1)
+    import faulthandler
+
+    faulthandler.enable(file=diagnostics)
+    try:
+        serve(protocol_in, channel)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc(file=diagnostics)
+        raise
+
+
+def serve(protocol_in, channel: Channel) -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)

@@ -65,8 +65,13 @@ public interface SandboxConfig {
         @WithDefault("256")
         int pids();
 
-        /** RLIMIT_NPROC inside the sandbox: a fork bomb gets EAGAIN here. Defaults to 64. */
-        @WithDefault("64")
+        /**
+         * RLIMIT_NPROC inside the sandbox: a fork bomb gets EAGAIN here. On the ptrace platform each
+         * sandboxed process costs about 7 host tasks (stub processes, tracer threads), all counted by
+         * the pids limit, so this must stay well below pids / 8 or the sentry dies at the pids limit
+         * instead. Defaults to 16.
+         */
+        @WithDefault("16")
         int processes();
 
         /** Total size of /mnt/data; also the largest single file code may write. Defaults to 1G. */
