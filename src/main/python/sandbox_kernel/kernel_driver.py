@@ -289,12 +289,15 @@ class Kernel:
 
 
 def jsonable(data: Dict[str, Any]) -> Dict[str, Any]:
+    """A MIME bundle as JSON: bytes become base64, and base64 images lose their line breaks."""
+    import base64
+
     out = {}
     for mime, value in data.items():
         if isinstance(value, bytes):
-            import base64
-
             value = base64.b64encode(value).decode("ascii")
+        elif isinstance(value, str) and mime.startswith("image/") and mime != "image/svg+xml":
+            value = value.replace("\n", "")
         out[mime] = value
     return out
 

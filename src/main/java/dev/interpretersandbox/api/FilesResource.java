@@ -1,51 +1,28 @@
 package dev.interpretersandbox.api;
 
-import dev.interpretersandbox.error.ServiceException;
 import dev.interpretersandbox.files.Workspace;
 import dev.interpretersandbox.files.WorkspacePath;
 import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.SandboxService;
-import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
-import jakarta.ws.rs.HeaderParam;
-import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
-import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.StreamingOutput;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 
-/** File transfer to and from the default sandbox's /mnt/data. */
+/** GET /files/download/-/*path from the default sandbox's /mnt/data (uploads: {@link UploadRoute}). */
 @Path("/files")
 public class FilesResource {
-
-    public record Uploaded(String path, long size) {}
 
     private final SandboxService sandboxes;
 
     public FilesResource(SandboxService sandboxes) {
         this.sandboxes = sandboxes;
-    }
-
-    @POST
-    @Path("/upload/-/{path: .*}")
-    @Consumes(MediaType.WILDCARD)
-    @Produces(MediaType.APPLICATION_JSON)
-    public Response upload(
-            @PathParam("path") String path, @HeaderParam("Content-Length") String contentLength, InputStream body)
-            throws IOException {
-        WorkspacePath target = WorkspacePath.parse(path);
-        long size = sandboxes.defaultSandbox().upload(target, body, length(contentLength));
-        return Response.status(201)
-                .entity(new Uploaded(target.toString(), size))
-                .build();
     }
 
     @GET
@@ -82,21 +59,6 @@ public class FilesResource {
                 .header("Content-Disposition", "attachment; filename*=UTF-8''" + rfc5987(download.name()))
                 .header("Content-Length", download.size())
                 .build();
-    }
-
-    private static long length(String header) {
-        if (header == null || header.isBlank()) {
-            return -1;
-        }
-        try {
-            long value = Long.parseLong(header.strip());
-            if (value < 0) {
-                throw new NumberFormatException();
-            }
-            return value;
-        } catch (NumberFormatException e) {
-            throw new ServiceException(400, "invalid Content-Length");
-        }
     }
 
     /** RFC 5987 ext-value: attr-chars stay, every other UTF-8 byte is percent-encoded. */

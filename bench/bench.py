@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Benchmark of the packaged service over HTTP, with real runsc isolation.
+
+Starts target/quarkus-app/quarkus-run.jar on a free port with its own state directory,
+then measures (medians; the machine is noisy):
+  * first execute after service start (service start -> first result, and the call alone)
+  * trivial cell  print('hi')  p50 / p99 over N calls on one keep-alive connection
+  * plt.show() cell p50
+  * 10 MiB upload + download throughput
+Usage: python3 bench/bench.py [--calls 2000]   (build first: ./mvnw -B package -DskipTests)
+"""
+import argparse
+import http.client
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+JAR = os.path.join(ROOT, "target", "quarkus-app", "quarkus-run.jar")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+class Client:
+    def __init__(self, port):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+
+    def request(self, method, path, body=None, headers=None):
+        self.conn.request(method, path, body=body, headers=headers or {})
+        response = self.conn.getresponse()
+        return response.status, response.read()
+
+    def execute(self, code, timeout=60):
+        status, body = self.request("POST", "/execute", json.dumps({"code": code, "timeout_secs": timeout}),
+                                    {"Content-Type": "application/json"})
+        if status != 200:
+            raise RuntimeError("execute failed: %s %s" % (status, body[:300]))
+        return json.loads(body)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--plots", type=int, default=30)
+    parser.add_argument("--transfers", type=int, default=20)
+    args = parser.parse_args()
+    if not os.path.exists(JAR):
+        sys.exit("build first: ./mvnw -B package -DskipTests")
+
+    state = tempfile.mkdtemp(prefix="sandbox-bench-")
+    port = free_port()
+    env = dict(os.environ, SANDBOX_STATE_DIR=state, QUARKUS_HTTP_PORT=str(port))
+    launched = time.perf_counter()
+    service = subprocess.Popen(["java", "-jar", JAR], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if service.poll() is not None:
+                    sys.exit("the service exited")
+                time.sleep(0.02)
+        listening = time.perf_counter()
+        client = Client(port)
+        result = client.execute("print('hi')")
+        first = time.perf_counter()
+        assert result["events"][0]["data"]["text"] == "hi\n", result
+        print("service start -> listening        %7.0f ms" % ((listening - launched) * 1000))
+        print("first execute (call alone)       %7.0f ms" % ((first - listening) * 1000))
+        print("service start -> first result    %7.0f ms" % ((first - launched) * 1000))
+
+        for _ in range(200):  # warm-up: JIT, connection, kernel caches
+            client.execute("print('hi')")
+        samples = []
+        for _ in range(args.calls):
+            start = time.perf_counter()
+            client.execute("print('hi')")
+            samples.append((time.perf_counter() - start) * 1000)
+        print("trivial cell print('hi')  p50 %6.2f ms  p99 %6.2f ms  (n=%d)"
+              % (statistics.median(samples), percentile(samples, 99), len(samples)))
+
+        client.execute("import matplotlib.pyplot as plt")
+        client.execute("plt.plot([1, 2, 3]); plt.show()")
+        plots = []
+        for i in range(args.plots):
+            start = time.perf_counter()
+            result = client.execute("plt.plot([1, 3, 2, %d]); plt.show()" % i)
+            plots.append((time.perf_counter() - start) * 1000)
+            assert any("image/png" in e["data"].get("variants", {}) for e in result["events"]), result
+        print("plt.show() cell           p50 %6.1f ms  p99 %6.1f ms  (n=%d)"
+              % (statistics.median(plots), percentile(plots, 99), len(plots)))
+
+        payload = os.urandom(10 * 1024 * 1024)
+        rates = []
+        for i in range(args.transfers):
+            path = "/mnt/data/bench-%s.bin" % uuid.uuid4()
+            start = time.perf_counter()
+            status, _ = client.request("POST", "/files/upload/-" + path, payload,
+                                       {"Content-Type": "application/octet-stream"})
+            assert status == 201, status
+            status, body = client.request("GET", "/files/download/-" + path)
+            elapsed = time.perf_counter() - start
+            assert status == 200 and body == payload
+            rates.append(2 * len(payload) / (1024 * 1024) / elapsed)
+            client.execute("import os; os.remove(%r)" % path)
+        print("10 MiB upload + download  p50 %6.0f MiB/s (n=%d)" % (statistics.median(rates), len(rates)))
+    finally:
+        service.terminate()
+        try:
+            service.wait(30)
+        except subprocess.TimeoutExpired:
+            service.kill()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""Tests of the kernel driver's protocol, run against a real driver process (no sandbox).
+
+Run: python3 -m unittest discover -s src/main/python/sandbox_kernel -p 'test_*.py'
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+DRIVER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "kernel_driver.py")
+
+
+class Driver:
+    def __init__(self):
+        self.workdir = tempfile.mkdtemp()
+        env = dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline",
+                   MPLCONFIGDIR=os.path.join(self.workdir, ".mpl"), IPYTHONDIR=os.path.join(self.workdir, ".ipy"))
+        self.proc = subprocess.Popen([sys.executable, DRIVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, cwd=self.workdir, env=env)
+        self.ready = json.loads(self.proc.stdout.readline())
+        self.next_id = 0
+
+    def execute(self, code, interrupt_after=None):
+        self.next_id += 1
+        self.proc.stdin.write((json.dumps({"op": "execute", "id": self.next_id, "code": code}) + "\n").encode())
+        self.proc.stdin.flush()
+        if interrupt_after is not None:
+            time.sleep(interrupt_after)
+            self.proc.send_signal(signal.SIGINT)
+        events = []
+        while True:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError("driver exited: " + self.proc.stderr.read().decode())
+            message = json.loads(line)
+            if message["type"] == "done":
+                self.assert_equal(message["id"], self.next_id)
+                return events
+            events.append(message)
+
+    @staticmethod
+    def assert_equal(a, b):
+        if a != b:
+            raise AssertionError("%r != %r" % (a, b))
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(10)
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+def text(events, name="stdout"):
+    return "".join(e["text"] for e in events if e["type"] == "stream" and e["name"] == name)
+
+
+class DriverTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.driver = Driver()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.driver.close()
+
+    def test_ready_names_versions(self):
+        self.assertEqual("ready", self.driver.ready["type"])
+        self.assertIn("ipython", self.driver.ready)
+
+    def test_print_and_fd_output_keep_order(self):
+        events = self.driver.execute("import os, sys\nprint('a')\nos.write(1, b'b\\n')\nprint('c')\n"
+                                     "os.system('echo d')\nsys.stdout.buffer.write(b'e\\n')")
+        self.assertEqual("a\nb\nc\nd\ne\n", text(events))
+
+    def test_large_subprocess_output_does_not_deadlock(self):
+        events = self.driver.execute("import subprocess\nsubprocess.run(['head', '-c', '3000000', '/dev/zero'])\nprint('end')")
+        out = text(events)
+        self.assertEqual(3000000 + 4, len(out))
+        self.assertTrue(out.endswith("end\n"))
+
+    def test_display_comes_after_earlier_output(self):
+        events = self.driver.execute("print('first')\ndisplay('shown')\nprint('last')")
+        kinds = [(e["type"], e.get("text") or e.get("variants", {}).get("text/plain")) for e in events]
+        self.assertEqual([("stream", "first\n"), ("display_data", "'shown'"), ("stream", "last\n")], kinds)
+
+    def test_error_event(self):
+        events = self.driver.execute("raise ValueError('nope')")
+        errors = [e for e in events if e["type"] == "error"]
+        self.assertEqual("ValueError", errors[0]["ename"])
+        self.assertEqual("nope", errors[0]["evalue"])
+
+    def test_input_is_refused(self):
+        errors = [e for e in self.driver.execute("input()") if e["type"] == "error"]
+        self.assertEqual("StdinNotImplementedError", errors[0]["ename"])
+
+    def test_reading_stdin_does_not_eat_the_protocol(self):
+        events = self.driver.execute("import sys\nprint(repr(sys.stdin.read()))")
+        self.assertEqual("''\n", text(events))
+        self.assertEqual("ok\n", text(self.driver.execute("print('ok')")))
+
+    def test_sigint_interrupts_the_cell_and_keeps_state(self):
+        self.driver.execute("kept = 5")
+        events = self.driver.execute("import time\ntime.sleep(20)", interrupt_after=1.0)
+        self.assertEqual("KeyboardInterrupt", [e for e in events if e["type"] == "error"][0]["ename"])
+        self.assertEqual("5\n", text(self.driver.execute("print(kept)")))
+
+    def test_sigint_between_cells_is_harmless(self):
+        self.driver.proc.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        self.assertEqual("alive\n", text(self.driver.execute("print('alive')")))
+
+    def test_exit_does_not_stop_the_kernel(self):
+        self.driver.execute("exit()")
+        self.assertEqual("still\n", text(self.driver.execute("print('still')")))
+
+    def test_invalid_utf8_is_replaced(self):
+        events = self.driver.execute("import os\nos.write(1, b'\\xff\\xfeok\\n')")
+        self.assertEqual("\ufffd\ufffdok\n", text(events))
+
+    def test_output_of_a_slow_cell_arrives_before_it_ends(self):
+        start = time.time()
+        self.driver.proc.stdin.write((json.dumps({"op": "execute", "id": 999, "code":
+                                     "import time\nprint('early')\ntime.sleep(2)"}) + "\n").encode())
+        self.driver.proc.stdin.flush()
+        first = json.loads(self.driver.proc.stdout.readline())
+        self.assertEqual("early\n", first["text"])
+        self.assertLess(time.time() - start, 1.5)
+        self.assertEqual("done", json.loads(self.driver.proc.stdout.readline())["type"])
+
+
+if __name__ == "__main__":
+    unittest.main()

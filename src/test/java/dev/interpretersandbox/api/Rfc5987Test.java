@@ -1,0 +1,14 @@
+package dev.interpretersandbox.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import org.junit.jupiter.api.Test;
+
+class Rfc5987Test {
+    @Test
+    void attrCharsStayAndEverythingElseIsPercentEncoded() {
+        assertEquals("report-1_final.csv", FilesResource.rfc5987("report-1_final.csv"));
+        assertEquals("a%20b%22c%3B%25", FilesResource.rfc5987("a b\"c;%"));
+        assertEquals("%E6%95%B0.txt", FilesResource.rfc5987("数.txt"));
+    }
+}
