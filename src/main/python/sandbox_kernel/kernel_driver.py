@@ -41,7 +41,17 @@ class Channel:
         self._fd = fd
         self._lock = threading.Lock()
 
+    def disable(self) -> None:
+        """In a forked child: never write (the lock may be held by a thread that did not survive)."""
+        fd, self._fd = self._fd, -1
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
     def send(self, message: Dict[str, Any]) -> None:
+        if self._fd < 0:
+            return
         data = (json.dumps(message, ensure_ascii=False, default=str) + "\n").encode("utf-8", "surrogatepass")
         with self._lock:
             view = memoryview(data)
@@ -208,6 +218,7 @@ class Kernel:
         self.channel = channel
         self.capture = capture
         self.executing = False
+        self.forked = False
         self.shell = self._make_shell()
 
     def _make_shell(self):
@@ -262,6 +273,8 @@ class Kernel:
 
     def send_after_output(self, message: Dict[str, Any]) -> None:
         """Sends message after all output written so far, keeping event order."""
+        if self.forked:
+            return
         with self.capture.lock:
             self.capture.flush()
             self.channel.send(message)
@@ -270,6 +283,9 @@ class Kernel:
         self.send_after_output({"type": "display_data", "variants": jsonable(data)})
 
     def _show_traceback(self, etype, evalue, stb) -> None:
+        if self.forked:  # a forked child's errors go to stderr, like its other output
+            sys.stderr.write("\n".join(stb) + "\n")
+            return
         self.send_after_output({
             "type": "error",
             "ename": getattr(etype, "__name__", str(etype)),
@@ -285,7 +301,29 @@ class Kernel:
             pass
         finally:
             self.executing = False
+        if self.forked:
+            # A forked child that ran to the end of the cell must not become a second kernel.
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except Exception:
+                    pass
+            os._exit(0)
         self.send_after_output({"type": "done", "id": request_id})
+
+    def after_fork_in_child(self, protocol_in) -> None:
+        """os.fork()/multiprocessing children are not the kernel: they never speak the protocol
+        or read requests; their output goes straight to the parent's pipes on fds 1 and 2."""
+        self.forked = True
+        self.channel.disable()
+        try:
+            os.close(protocol_in.fileno())
+        except OSError:
+            pass
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="replace",
+                                      line_buffering=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8",
+                                      errors="backslashreplace", line_buffering=True)
 
 
 def jsonable(data: Dict[str, Any]) -> Dict[str, Any]:
@@ -330,6 +368,7 @@ def serve(protocol_in, channel: Channel) -> None:
     sys.__stdout__, sys.__stderr__, sys.__stdin__ = sys.stdout, sys.stderr, sys.stdin
 
     kernel = Kernel(channel, capture)
+    os.register_at_fork(after_in_child=lambda: kernel.after_fork_in_child(protocol_in))
 
     def on_sigint(signum, frame):
         # SIGINT interrupts user code only; between cells it is a no-op.

@@ -118,6 +118,25 @@ class DriverTest(unittest.TestCase):
         self.driver.execute("exit()")
         self.assertEqual("still\n", text(self.driver.execute("print('still')")))
 
+    def test_forked_children_never_become_a_second_kernel(self):
+        events = self.driver.execute("import os, sys\n"
+                                     "pid = os.fork()\n"
+                                     "print('child' if pid == 0 else 'parent', flush=True)\n"
+                                     "if pid == 0: raise ValueError('in child')\n"
+                                     "os.waitpid(pid, 0) if pid else None")
+        out = text(events)
+        self.assertIn("parent\n", out)
+        self.assertIn("child\n", out)  # the child's output still reaches the parent's pipes
+        self.assertEqual([], [e for e in events if e["type"] == "error"], "the child spoke no protocol")
+        self.assertEqual("one\n", text(self.driver.execute("print('one')")))
+
+    def test_multiprocessing_works(self):
+        events = self.driver.execute("import multiprocessing as mp\n"
+                                     "def square(x):\n    return x * x\n"
+                                     "with mp.get_context('fork').Pool(2) as pool:\n"
+                                     "    print(pool.map(square, range(5)))")
+        self.assertEqual("[0, 1, 4, 9, 16]\n", text(events))
+
     def test_invalid_utf8_is_replaced(self):
         events = self.driver.execute("import os\nos.write(1, b'\\xff\\xfeok\\n')")
         self.assertEqual("\ufffd\ufffdok\n", text(events))

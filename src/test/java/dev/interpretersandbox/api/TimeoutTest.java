@@ -39,7 +39,8 @@ class TimeoutTest {
         List<Map<String, Object>> errors = Api.events(result, "error");
         assertEquals(1, errors.size());
         assertEquals("SandboxRestarted", errors.get(0).get("ename"));
-        assertTrue(((String) errors.get(0).get("evalue")).contains("state"), errors.toString());
+        assertTrue(
+                ((String) errors.get(0).get("evalue")).contains("variables and imports are lost"), errors.toString());
 
         long start = System.nanoTime();
         JsonPath next = Api.execute("print('fresh')\n" + name);
