@@ -67,7 +67,7 @@ def main():
     port = free_port()
     env = dict(os.environ, SANDBOX_STATE_DIR=state, QUARKUS_HTTP_PORT=str(port))
     launched = time.perf_counter()
-    service = subprocess.Popen(["java", "-jar", JAR], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    service = subprocess.Popen(["java", "-jar", JAR], env=env, stdout=open(os.path.join(state, "service.log"), "w"), stderr=subprocess.STDOUT)
     try:
         while True:
             try:
@@ -127,7 +127,10 @@ def main():
             service.wait(30)
         except subprocess.TimeoutExpired:
             service.kill()
-        shutil.rmtree(state, ignore_errors=True)
+        if service.returncode not in (0, 143):
+            print("service log kept in", state)
+        else:
+            shutil.rmtree(state, ignore_errors=True)
 
 
 if __name__ == "__main__":

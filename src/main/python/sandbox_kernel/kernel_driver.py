@@ -49,10 +49,12 @@ class Channel:
         except OSError:
             pass
 
-    def send(self, message: Dict[str, Any]) -> None:
-        if self._fd < 0:
+    def send(self, *messages: Dict[str, Any]) -> None:
+        """Writes the messages with one write (every syscall costs inside gVisor)."""
+        if self._fd < 0 or not messages:
             return
-        data = (json.dumps(message, ensure_ascii=False, default=str) + "\n").encode("utf-8", "surrogatepass")
+        data = "".join(json.dumps(m, ensure_ascii=False, default=str) + "\n" for m in messages)
+        data = data.encode("utf-8", "surrogatepass")
         with self._lock:
             view = memoryview(data)
             while view:
@@ -106,10 +108,17 @@ class OutputCapture:
             if self._buffered >= self.FLUSH_BYTES or time.monotonic() - self._buffered_since >= self.FLUSH_AGE_SECONDS:
                 self._send()
 
-    def flush(self) -> None:
+    def flush(self, then: Tuple[Dict[str, Any], ...] = ()) -> None:
+        """Sends all output so far, pipes included, then the given messages, in one write."""
         with self.lock:
             self._drain_pipes()
-            self._send()
+            self._send(then)
+
+    def flush_text(self) -> None:
+        """sys.stdout.flush(): sends buffered Python-level text; pipes are drained at sync points."""
+        if self._segments:
+            with self.lock:
+                self._send()
 
     def _append(self, name: str, text: str) -> None:
         if not self._segments:
@@ -120,10 +129,10 @@ class OutputCapture:
             self._segments.append([name, text])
         self._buffered += len(text)
 
-    def _send(self) -> None:
+    def _send(self, then: Tuple[Dict[str, Any], ...] = ()) -> None:
         segments, self._segments, self._buffered = self._segments, [], 0
-        for name, text in segments:
-            self._channel.send({"type": "stream", "name": name, "text": text})
+        messages = [{"type": "stream", "name": name, "text": text} for name, text in segments]
+        self._channel.send(*messages, *then)
 
     def _drain_pipes(self) -> None:
         for fd, name in self._pipes.items():
@@ -185,7 +194,7 @@ class StreamWriter(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        self._capture.flush()
+        self._capture.flush_text()
 
 
 class _BinaryWriter(io.RawIOBase):
@@ -275,9 +284,7 @@ class Kernel:
         """Sends message after all output written so far, keeping event order."""
         if self.forked:
             return
-        with self.capture.lock:
-            self.capture.flush()
-            self.channel.send(message)
+        self.capture.flush(then=(message,))
 
     def publish(self, data: Dict[str, Any]) -> None:
         self.send_after_output({"type": "display_data", "variants": jsonable(data)})
@@ -383,8 +390,10 @@ def serve(protocol_in, channel: Channel) -> None:
         "python": sys.version.split()[0],
         "ipython": IPython.__version__,
     })
+    signal.signal(signal.SIGINT, on_sigint)
     while True:
-        signal.signal(signal.SIGINT, on_sigint)
+        if signal.getsignal(signal.SIGINT) is not on_sigint:  # user code replaced it
+            signal.signal(signal.SIGINT, on_sigint)
         try:
             line = protocol_in.readline()
             if not line:
