@@ -11,8 +11,6 @@ import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.StreamingOutput;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
-import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 
 /** GET /files/download/-/*path from the default sandbox's /mnt/data (uploads: {@link UploadRoute}). */
@@ -33,22 +31,17 @@ public class FilesResource {
         Workspace.Download download = sandbox.download(source);
         StreamingOutput stream = output -> {
             try (var channel = download.channel()) {
-                WritableByteChannel out = Channels.newChannel(output);
-                ByteBuffer buffer = ByteBuffer.allocate(256 * 1024);
+                // Large array writes: Channels.newChannel(output) would cut them into 8 KiB pieces.
+                byte[] bytes = new byte[256 * 1024];
+                ByteBuffer buffer = ByteBuffer.wrap(bytes);
                 long remaining = download.size();
                 while (remaining > 0) {
-                    buffer.clear();
-                    if (buffer.capacity() > remaining) {
-                        buffer.limit((int) remaining);
-                    }
+                    buffer.clear().limit((int) Math.min(bytes.length, remaining));
                     int read = channel.read(buffer);
                     if (read < 0) {
                         break; // shrank while we sent it: the client sees a short body
                     }
-                    buffer.flip();
-                    while (buffer.hasRemaining()) {
-                        out.write(buffer);
-                    }
+                    output.write(bytes, 0, read);
                     remaining -= read;
                 }
             } finally {

@@ -115,7 +115,8 @@ public final class Workspace {
                 byte[] buffer = new byte[COPY_BUFFER];
                 ByteBuffer wrap = ByteBuffer.wrap(buffer);
                 int read;
-                while ((read = body.read(buffer)) > 0) {
+                // readNBytes fills the buffer across small network chunks: few, large writes.
+                while ((read = body.readNBytes(buffer, 0, buffer.length)) > 0) {
                     written += read;
                     if (written > maxBytes) {
                         throw FileAccessException.tooLarge("the upload does not fit in the workspace (limit reached)");
