@@ -86,7 +86,7 @@ def main():
         print("first execute (call alone)       %7.0f ms" % ((first - listening) * 1000))
         print("service start -> first result    %7.0f ms" % ((first - launched) * 1000))
 
-        for _ in range(200):  # warm-up: JIT, connection, kernel caches
+        for _ in range(2000):  # warm-up: JIT (C2 needs thousands of calls), connection, kernel caches
             client.execute("print('hi')")
         samples = []
         for _ in range(args.calls):

@@ -88,6 +88,7 @@ class OutputCapture:
         self._segments: List[List[str]] = []  # [name, text], same names merged
         self._buffered = 0
         self._buffered_since = 0.0
+        self._line_start = True
         self._pipes: Dict[int, str] = {}
         self._decoders: Dict[int, Any] = {}
         for name, target in (("stdout", 1), ("stderr", 2)):
@@ -97,14 +98,22 @@ class OutputCapture:
             os.close(write_end)
             self._pipes[read_end] = name
             self._decoders[read_end] = codecs.getincrementaldecoder("utf-8")("replace")
+        # One poll() tells whether either pipe has data: a drain of empty pipes is one syscall.
+        self._probe = select.poll()
+        for fd in self._pipes:
+            self._probe.register(fd, select.POLLIN)
         threading.Thread(target=self._run, name="output-reader", daemon=True).start()
 
     def write(self, name: str, text: str) -> None:
         if not text:
             return
         with self.lock:
-            self._drain_pipes()
+            if self._line_start:
+                # Ordering against subprocess output is kept per line, not per write() call:
+                # print('hi') writes 'hi' and '\n', and each drain is a syscall.
+                self._drain_pipes()
             self._append(name, text)
+            self._line_start = text.endswith("\n")
             if self._buffered >= self.FLUSH_BYTES or time.monotonic() - self._buffered_since >= self.FLUSH_AGE_SECONDS:
                 self._send()
 
@@ -135,6 +144,8 @@ class OutputCapture:
         self._channel.send(*messages, *then)
 
     def _drain_pipes(self) -> None:
+        if not self._probe.poll(0):
+            return
         for fd, name in self._pipes.items():
             while True:
                 try:
