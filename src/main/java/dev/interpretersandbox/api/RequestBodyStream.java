@@ -9,25 +9,29 @@ import java.time.Duration;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A request body as a blocking InputStream with back-pressure: the event loop queues chunks and
  * pauses the request when the reader falls behind; the reader (a worker thread) resumes it.
- * Memory stays at a few chunks whatever the upload size.
+ * Memory stays at a few MiB whatever the upload size.
  *
  * <p>Thread-safety: one event-loop producer, one worker-thread consumer.
  */
 final class RequestBodyStream extends InputStream {
 
     private static final Object END = new Object();
-    private static final int HIGH_WATER = 32;
-    private static final int LOW_WATER = 8;
+    // Bytes queued between the event loop and the reader: enough to keep the disk busy, small
+    // enough that an upload costs a few MiB of heap at most.
+    private static final long HIGH_WATER = 4L << 20;
+    private static final long LOW_WATER = 1L << 20;
 
     private final HttpServerRequest request;
     private final Context context;
     private final Duration stallTimeout;
     private final LinkedBlockingQueue<Object> chunks = new LinkedBlockingQueue<>();
     private final AtomicBoolean paused = new AtomicBoolean();
+    private final AtomicLong queuedBytes = new AtomicLong();
     private volatile boolean abandoned;
     private Buffer current;
     private int position;
@@ -43,7 +47,7 @@ final class RequestBodyStream extends InputStream {
                 return; // the reader is gone: drop, never queue without bound
             }
             chunks.add(chunk);
-            if (chunks.size() >= HIGH_WATER && paused.compareAndSet(false, true)) {
+            if (queuedBytes.addAndGet(chunk.length()) >= HIGH_WATER && paused.compareAndSet(false, true)) {
                 request.pause();
             }
         });
@@ -92,7 +96,7 @@ final class RequestBodyStream extends InputStream {
             }
             current = (Buffer) next;
             position = 0;
-            if (chunks.size() <= LOW_WATER && paused.compareAndSet(true, false)) {
+            if (queuedBytes.addAndGet(-current.length()) <= LOW_WATER && paused.compareAndSet(true, false)) {
                 context.runOnContext(v -> request.resume());
             }
         }
