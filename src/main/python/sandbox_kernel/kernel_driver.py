@@ -289,6 +289,16 @@ class Kernel:
         getpass.getpass = no_input
         # exit()/quit() would only set a flag; a code interpreter keeps running.
         shell.ask_exit = lambda: None
+        # IPython compiles every cell an extra time to see whether it needs top-level await;
+        # a cell without "async"/"await" cannot, and compiling is slow inside gVisor.
+        may_be_async = shell.should_run_async
+
+        def should_run_async(raw_cell, *args, **kwargs):
+            if "await" not in raw_cell and "async" not in raw_cell:
+                return False
+            return may_be_async(raw_cell, *args, **kwargs)
+
+        shell.should_run_async = should_run_async
         return shell
 
     def send_after_output(self, message: Dict[str, Any]) -> None:

@@ -137,6 +137,10 @@ class DriverTest(unittest.TestCase):
                                      "    print(pool.map(square, range(5)))")
         self.assertEqual("[0, 1, 4, 9, 16]\n", text(events))
 
+    def test_top_level_await_still_works(self):
+        events = self.driver.execute("import asyncio\nawait asyncio.sleep(0)\nprint('awaited')")
+        self.assertEqual("awaited\n", text(events))
+
     def test_invalid_utf8_is_replaced(self):
         events = self.driver.execute("import os\nos.write(1, b'\\xff\\xfeok\\n')")
         self.assertEqual("\ufffd\ufffdok\n", text(events))
