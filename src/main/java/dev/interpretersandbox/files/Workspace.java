@@ -68,8 +68,11 @@ public final class Workspace {
         return root;
     }
 
-    /** Creates the workspace directory, owned by the sandbox user. */
+    /** Creates the workspace directory, owned by the sandbox user, unless it exists. */
     public void create() {
+        if (Files.isDirectory(root, NOFOLLOW)) {
+            return;
+        }
         try {
             Files.createDirectories(root);
             Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));

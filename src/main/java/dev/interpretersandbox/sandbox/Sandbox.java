@@ -143,9 +143,7 @@ public final class Sandbox {
         }
         state = SandboxState.STARTING;
         try {
-            if (!java.nio.file.Files.isDirectory(workspace.root())) {
-                workspace.create();
-            }
+            workspace.create();
             kernel = launcher.launch(id, workspace.root());
             startFailure = null;
             return kernel;
@@ -258,9 +256,7 @@ public final class Sandbox {
         transfers.incrementAndGet();
         try {
             touch();
-            if (!java.nio.file.Files.isDirectory(workspace.root())) {
-                workspace.create();
-            }
+            workspace.create();
             long room = config.limits().workspaceSize().asLongValue() - workspace.usage();
             if (contentLength > room) {
                 throw new ServiceException(
