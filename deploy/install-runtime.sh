@@ -3,6 +3,7 @@
 # only what is missing and does nothing else on a prepared host.
 #
 #   runsc (gVisor)                 isolation of every sandbox
+#   tini                           PID 1 inside each sandbox: reaps orphans, forwards SIGINT
 #   python3 + IPython + libraries  the kernel runtime; the host's /usr is the sandbox's /usr
 #   a JDK 17                       to build and run the service (skip with --no-jdk)
 #
@@ -12,7 +13,7 @@
 set -euo pipefail
 
 RUNTIME_PACKAGES=(
-  runsc
+  runsc tini
   python3 python3-ipython python3-matplotlib python3-numpy python3-pandas python3-pil
   python3-scipy python3-sklearn python3-seaborn python3-sympy python3-openpyxl python3-bs4
 )
@@ -66,4 +67,5 @@ fi
 
 # Verify what the service will use.
 runsc --version | head -1
+test -x /usr/bin/tini || { echo "install-runtime.sh: /usr/bin/tini is missing" >&2; exit 1; }
 /usr/bin/python3 -c 'import IPython, matplotlib_inline, numpy, pandas, matplotlib, PIL; print("kernel runtime: IPython", IPython.__version__)'

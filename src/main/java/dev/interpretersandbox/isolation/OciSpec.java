@@ -17,6 +17,9 @@ public final class OciSpec {
     /** What differs between sandboxes. */
     public record Inputs(Path rootfs, Path driver, List<String> etcBinds, Path workspace, String cgroupsPath) {}
 
+    /** The init process inside the sandbox (Debian package tini; the host's /usr is the sandbox's). */
+    public static final String INIT = "/usr/bin/tini";
+
     private OciSpec() {}
 
     public static ObjectNode build(ObjectMapper mapper, SandboxConfig config, Inputs in) {
@@ -29,7 +32,13 @@ public final class OciSpec {
         ObjectNode user = process.putObject("user");
         user.put("uid", config.userId());
         user.put("gid", config.userId());
+        // tini as PID 1: it reaps orphaned grandchildren (which would otherwise stay zombies and
+        // use up RLIMIT_NPROC) and forwards signals; -g sends runsc's SIGINT to the driver's
+        // whole process group, so a running subprocess is interrupted too, as Ctrl-C would.
         process.putArray("args")
+                .add(INIT)
+                .add("-g")
+                .add("--")
                 .add(config.python())
                 .add("-X")
                 .add("frozen_modules=on")

@@ -2,6 +2,7 @@ package dev.interpretersandbox.lifecycle;
 
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.isolation.CommandRunner;
+import dev.interpretersandbox.isolation.OciSpec;
 import dev.interpretersandbox.isolation.RunscClient;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Duration;
@@ -31,6 +32,10 @@ public class RuntimeCheck {
             runscVersion = runsc.version();
         } catch (RuntimeException e) {
             problem = "runsc is not usable: " + e.getMessage();
+            return Optional.of(problem);
+        }
+        if (!java.nio.file.Files.isExecutable(java.nio.file.Path.of(OciSpec.INIT))) {
+            problem = OciSpec.INIT + " is missing (Debian package tini, see deploy/install-runtime.sh)";
             return Optional.of(problem);
         }
         try {

@@ -192,6 +192,41 @@ class IsolationTest {
     }
 
     @Test
+    void orphanedProcessesAreReapedAndDoNotUseUpTheProcessLimit() {
+        // Each shell exits at once and leaves its background sleep an orphan of PID 1. Without
+        // an init that reaps them, 30 exited orphans would hold more slots than RLIMIT_NPROC (16).
+        // One at a time: on ptrace every live process costs host tasks under the pids limit.
+        Api.run("import subprocess, time\n"
+                + "for _ in range(30):\n"
+                + "    subprocess.run('sleep 0.01 &', shell=True)\n"
+                + "    time.sleep(0.05)\n"
+                + "time.sleep(0.3)");
+        assertEquals(
+                "forked 12",
+                Api.run("import os\nkids = []\n"
+                        + "for _ in range(12):\n"
+                        + "    pid = os.fork()\n"
+                        + "    if pid == 0:\n"
+                        + "        os._exit(0)\n"
+                        + "    kids.append(pid)\n"
+                        + "for pid in kids:\n"
+                        + "    os.waitpid(pid, 0)\n"
+                        + "print('forked', len(kids))"));
+    }
+
+    @Test
+    void theTimeoutInterruptReachesARunningSubprocess() {
+        JsonPath result = Api.execute("import subprocess\nsubprocess.run(['sleep', '30'])", 1.0);
+        assertEquals("timeout", result.getString("status"));
+        assertTrue(Api.events(result, "error").isEmpty(), "no restart needed: " + result.prettify());
+        assertEquals(
+                "[]",
+                Api.run("import subprocess\n"
+                        + "print([l for l in subprocess.run(['ps', '-eo', 'comm'], capture_output=True, text=True)"
+                        + ".stdout.split() if l == 'sleep'])"));
+    }
+
+    @Test
     void aForkBombGetsEagainAndTheKernelSurvives() {
         JsonPath result = Api.execute(
                 "import os, time\n"
