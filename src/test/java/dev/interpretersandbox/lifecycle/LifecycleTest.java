@@ -1,5 +1,6 @@
 package dev.interpretersandbox.lifecycle;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -8,10 +9,14 @@ import dev.interpretersandbox.isolation.RunscClient;
 import dev.interpretersandbox.isolation.RunscLauncher;
 import dev.interpretersandbox.isolation.StateLayout;
 import dev.interpretersandbox.kernel.KernelHandle;
+import dev.interpretersandbox.sandbox.Sandbox;
+import dev.interpretersandbox.sandbox.SandboxService;
+import dev.interpretersandbox.sandbox.SandboxState;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -20,7 +25,7 @@ import org.junit.jupiter.api.Test;
  * starts a fresh kernel.
  */
 @QuarkusTest
-class StartupSweepTest {
+class LifecycleTest {
 
     @Inject
     Lifecycle lifecycle;
@@ -33,6 +38,30 @@ class StartupSweepTest {
 
     @Inject
     SandboxConfig config;
+
+    @Inject
+    SandboxService sandboxes;
+
+    @Test
+    void shutdownTearsEverySandboxDownAndTheNextCallStartsFresh() throws Exception {
+        Sandbox sandbox = sandboxes.defaultSandbox();
+        sandbox.execute("x = 1", Duration.ofSeconds(30));
+        String kernel = sandbox.kernelName();
+        assertTrue(runsc.list().contains(kernel));
+
+        sandboxes.shutdown();
+
+        assertFalse(runsc.list().contains(kernel), "container removed");
+        assertEquals(SandboxState.STOPPED, sandbox.state());
+        try (var walk = Files.walk(Path.of("/sys/fs/cgroup"), 4)) {
+            assertFalse(
+                    walk.anyMatch(p -> p.getFileName() != null
+                            && p.getFileName().toString().equals(kernel)),
+                    "cgroups removed");
+        }
+        var result = sandbox.execute("print('again')", Duration.ofSeconds(30));
+        assertEquals("ok", result.status());
+    }
 
     @Test
     void sweepRemovesContainersCgroupsBundlesAndWorkspaces() throws Exception {
