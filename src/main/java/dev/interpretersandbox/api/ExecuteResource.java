@@ -52,14 +52,8 @@ public class ExecuteResource {
     private byte[] readLimited(InputStream body, String contentLength) throws IOException {
         long max = config.execute().maxRequestSize().asLongValue();
         String tooLarge = "the request body is larger than " + Sizes.human(max);
-        if (contentLength != null) {
-            try {
-                if (Long.parseLong(contentLength.strip()) > max) {
-                    throw new ServiceException(413, tooLarge);
-                }
-            } catch (NumberFormatException e) {
-                throw new ServiceException(400, "invalid Content-Length");
-            }
+        if (UploadRoute.contentLength(contentLength) > max) {
+            throw new ServiceException(413, tooLarge);
         }
         byte[] bytes = body.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
         if (bytes.length > max) {

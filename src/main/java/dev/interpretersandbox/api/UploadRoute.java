@@ -100,7 +100,8 @@ class UploadRoute {
         }
     }
 
-    private static long contentLength(String header) {
+    /** The Content-Length header's value; -1 when absent (chunked); 400 when not a length. */
+    static long contentLength(String header) {
         if (header == null || header.isBlank()) {
             return -1;
         }

@@ -105,10 +105,6 @@ final class RunscKernel implements KernelHandle {
         }
     }
 
-    Process process() {
-        return process;
-    }
-
     @Override
     public void destroy() {
         if (!destroyed.compareAndSet(false, true)) {

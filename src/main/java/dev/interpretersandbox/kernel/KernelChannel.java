@@ -28,7 +28,6 @@ public final class KernelChannel {
     private final ObjectMapper mapper;
     private final OutputStream requests;
     private final BlockingQueue<KernelMessage> messages = new LinkedBlockingQueue<>();
-    private volatile boolean closed;
 
     public KernelChannel(ObjectMapper mapper, Process process, String name) {
         this.mapper = mapper;
@@ -55,7 +54,6 @@ public final class KernelChannel {
         } catch (IOException e) {
             LOG.debugf("kernel channel closed: %s", e.getMessage());
         } finally {
-            closed = true;
             messages.add(new KernelMessage(KernelMessage.END_OF_STREAM, null, Instant.now()));
         }
     }
@@ -75,10 +73,6 @@ public final class KernelChannel {
     /** Drops messages left over from an abandoned execution. */
     public void discardPending() {
         messages.removeIf(m -> !m.endOfStream());
-    }
-
-    public boolean closed() {
-        return closed;
     }
 
     public ObjectNode request(String op) {

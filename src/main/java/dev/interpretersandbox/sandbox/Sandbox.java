@@ -77,10 +77,6 @@ public final class Sandbox {
         return startFailure;
     }
 
-    public Workspace workspace() {
-        return workspace;
-    }
-
     /** The running kernel's name (container id), or null. */
     public String kernelName() {
         KernelHandle current = kernel;

@@ -6,7 +6,6 @@ import dev.interpretersandbox.isolation.StateLayout;
 import dev.interpretersandbox.kernel.KernelLauncher;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Instant;
-import java.util.Collection;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import org.jboss.logging.Logger;
@@ -37,10 +36,6 @@ public class SandboxService {
     private Sandbox newSandbox(String id) {
         Workspace workspace = new Workspace(layout.workspace(id), layout.staging(), config.userId());
         return new Sandbox(id, config, launcher, workspace);
-    }
-
-    public Collection<Sandbox> all() {
-        return sandboxes.values();
     }
 
     /** Tears down every sandbox idle since before now - idle-timeout; returns how many. */
