@@ -6,12 +6,19 @@ but the workspace directory. Why not ipykernel over ZeroMQ: inside gVisor it cos
 ~50x per cell (see DESIGN.md); over stdio a trivial cell takes well under 1 ms.
 
 Protocol (one JSON object per line):
-  in:  {"op": "execute", "id": N, "code": "..."}
+  in:  {"op": "execute", "id": N, "code": "...",
+        "limits": {"stream_chars": N, "display_bytes": N, "displays": N}}
   out: {"type": "ready", ...} once, then per execution any number of
        {"type": "stream", "name": "stdout"|"stderr", "text": "..."},
        {"type": "display_data", "variants": {mime: data}},
        {"type": "error", "ename", "evalue", "traceback": [...]},
+       {"type": "truncated", "what": "stream"|"display"} once a limit cuts output,
        and finally {"type": "done", "id": N}.
+
+Limits are per execution; output between executions (background threads) counts
+against the last one. The service enforces the same limits again (it cannot trust
+code that shares this process); these only keep a runaway cell from pushing
+gigabytes through the pipe.
 
 The protocol file descriptors are private duplicates: fd 0 becomes /dev/null and
 fds 1 and 2 become pipes that a reader thread turns into stream events, so output
@@ -32,6 +39,27 @@ import io
 from typing import Any, Dict, List, Optional, Tuple
 
 READ_CHUNK = 65536
+# Stream text is sent in messages of at most this many characters, so no single
+# protocol line grows with what a cell prints.
+MESSAGE_CHARS = 65536
+NO_LIMIT = 1 << 62
+# An error's message and each traceback line are cut here: raise ValueError('x' * 10**8)
+# must not become one enormous protocol line.
+ERROR_CHARS = 65536
+ERROR_LINES = 1000
+
+
+def clean_text(text: str) -> str:
+    """Lone surrogates (print('\\udcff'), undecodable file names) become U+FFFD: JSON stays valid UTF-8."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        import re
+
+        return re.sub("[\ud800-\udfff]", "\ufffd", text)
 
 
 class Channel:
@@ -54,7 +82,9 @@ class Channel:
         if self._fd < 0 or not messages:
             return
         data = "".join(json.dumps(m, ensure_ascii=False, default=str) + "\n" for m in messages)
-        data = data.encode("utf-8", "surrogatepass")
+        # A lone surrogate anywhere else (an error message, a display bundle) becomes a \\uXXXX
+        # escape: still a JSON string, never invalid UTF-8 on the wire.
+        data = data.encode("utf-8", "backslashreplace")
         with self._lock:
             view = memoryview(data)
             while view:
@@ -89,6 +119,8 @@ class OutputCapture:
         self._buffered = 0
         self._buffered_since = 0.0
         self._line_start = True
+        self._stream_left = NO_LIMIT
+        self._stream_cut = False
         self._pipes: Dict[int, str] = {}
         self._decoders: Dict[int, Any] = {}
         for name, target in (("stdout", 1), ("stderr", 2)):
@@ -104,10 +136,21 @@ class OutputCapture:
             self._probe.register(fd, select.POLLIN)
         threading.Thread(target=self._run, name="output-reader", daemon=True).start()
 
+    def begin(self, stream_chars: int) -> None:
+        """A new execution: a fresh output budget."""
+        with self.lock:
+            self._stream_left = stream_chars
+            self._stream_cut = False
+            # Whatever the last cell left unterminated, this cell's first write starts a line:
+            # without this, its output could overtake an earlier subprocess write.
+            self._line_start = True
+
     def write(self, name: str, text: str) -> None:
         if not text:
             return
         with self.lock:
+            if self._stream_cut:
+                return  # the reader thread keeps draining the pipes, so writers never block
             if self._line_start:
                 # Ordering against subprocess output is kept per line, not per write() call:
                 # print('hi') writes 'hi' and '\n', and each drain is a syscall.
@@ -130,6 +173,20 @@ class OutputCapture:
                 self._send()
 
     def _append(self, name: str, text: str) -> None:
+        if len(text) > self._stream_left:
+            # Past the budget: keep what fits, tell the service once, drop the rest here.
+            if not self._stream_cut:
+                self._stream_cut = True
+                self._add(name, text[: self._stream_left])
+                self._stream_left = 0
+                self._send(({"type": "truncated", "what": "stream"},))
+            return
+        self._stream_left -= len(text)
+        self._add(name, text)
+
+    def _add(self, name: str, text: str) -> None:
+        if not text:
+            return
         if not self._segments:
             self._buffered_since = time.monotonic()
         if self._segments and self._segments[-1][0] == name:
@@ -139,9 +196,15 @@ class OutputCapture:
         self._buffered += len(text)
 
     def _send(self, then: Tuple[Dict[str, Any], ...] = ()) -> None:
+        self._channel.send(*self._take_messages(), *then)
+
+    def _take_messages(self) -> List[Dict[str, Any]]:
         segments, self._segments, self._buffered = self._segments, [], 0
-        messages = [{"type": "stream", "name": name, "text": text} for name, text in segments]
-        self._channel.send(*messages, *then)
+        return [
+            {"type": "stream", "name": name, "text": clean_text(text[i : i + MESSAGE_CHARS])}
+            for name, text in segments
+            for i in range(0, len(text), MESSAGE_CHARS)
+        ]
 
     def _drain_pipes(self) -> None:
         if not self._probe.poll(0):
@@ -239,6 +302,9 @@ class Kernel:
         self.capture = capture
         self.executing = False
         self.forked = False
+        self.display_bytes_left = NO_LIMIT
+        self.displays_left = NO_LIMIT
+        self.display_cut = False
         self.shell = self._make_shell()
 
     def _make_shell(self):
@@ -308,7 +374,16 @@ class Kernel:
         self.capture.flush(then=(message,))
 
     def publish(self, data: Dict[str, Any]) -> None:
-        self.send_after_output({"type": "display_data", "variants": jsonable(data)})
+        variants = jsonable(data)
+        size = sum(len(v) if isinstance(v, str) else len(json.dumps(v, default=str)) for v in variants.values())
+        if self.display_cut or self.displays_left <= 0 or size > self.display_bytes_left:
+            if not self.display_cut:  # once; nothing more this execution, however small
+                self.display_cut = True
+                self.send_after_output({"type": "truncated", "what": "display"})
+            return
+        self.displays_left -= 1
+        self.display_bytes_left -= size
+        self.send_after_output({"type": "display_data", "variants": variants})
 
     def _show_traceback(self, etype, evalue, stb) -> None:
         if self.forked:  # a forked child's errors go to stderr, like its other output
@@ -316,12 +391,16 @@ class Kernel:
             return
         self.send_after_output({
             "type": "error",
-            "ename": getattr(etype, "__name__", str(etype)),
-            "evalue": str(evalue),
-            "traceback": list(stb),
+            "ename": clean_text(getattr(etype, "__name__", str(etype))),
+            "evalue": clean_text(str(evalue)[:ERROR_CHARS]),
+            "traceback": [clean_text(line[:ERROR_CHARS]) for line in stb[:ERROR_LINES]],
         })
 
-    def execute(self, request_id: Any, code: str) -> None:
+    def execute(self, request_id: Any, code: str, limits: Dict[str, Any]) -> None:
+        self.capture.begin(int(limits.get("stream_chars", NO_LIMIT)))
+        self.display_bytes_left = int(limits.get("display_bytes", NO_LIMIT))
+        self.displays_left = int(limits.get("displays", NO_LIMIT))
+        self.display_cut = False
         self.executing = True
         try:
             self.shell.run_cell(code, store_history=True)
@@ -427,7 +506,7 @@ def serve(protocol_in, channel: Channel) -> None:
                 return
             request = json.loads(line)
             if request.get("op") == "execute":
-                kernel.execute(request.get("id"), str(request.get("code", "")))
+                kernel.execute(request.get("id"), str(request.get("code", "")), request.get("limits") or {})
             else:
                 channel.send({"type": "done", "id": request.get("id")})
         except KeyboardInterrupt:

@@ -25,9 +25,12 @@ class Driver:
         self.ready = json.loads(self.proc.stdout.readline())
         self.next_id = 0
 
-    def execute(self, code, interrupt_after=None):
+    def execute(self, code, interrupt_after=None, limits=None):
         self.next_id += 1
-        self.proc.stdin.write((json.dumps({"op": "execute", "id": self.next_id, "code": code}) + "\n").encode())
+        request = {"op": "execute", "id": self.next_id, "code": code}
+        if limits:
+            request["limits"] = limits
+        self.proc.stdin.write((json.dumps(request) + "\n").encode())
         self.proc.stdin.flush()
         if interrupt_after is not None:
             time.sleep(interrupt_after)
@@ -154,6 +157,44 @@ class DriverTest(unittest.TestCase):
         self.assertEqual("early\n", first["text"])
         self.assertLess(time.time() - start, 1.5)
         self.assertEqual("done", json.loads(self.driver.proc.stdout.readline())["type"])
+
+
+    def test_lone_surrogates_become_replacement_characters(self):
+        events = self.driver.execute("print('a\\udcffb')\nraise ValueError('\\ud800')")
+        self.assertEqual("a\ufffdb\n", text(events))
+        self.assertEqual("ValueError", [e for e in events if e["type"] == "error"][0]["ename"])
+
+    def test_stream_output_is_cut_at_the_limit_and_said_once(self):
+        code = "import os\nfor _ in range(50): print('x' * 999)\nos.system('seq 1 100000')"
+        events = self.driver.execute(code, limits={"stream_chars": 5000})
+        self.assertEqual("x" * 999 + "\n" + "x" * 999 + "\n", text(events)[:2000])
+        self.assertEqual(5000, len(text(events)))
+        self.assertEqual([{"type": "truncated", "what": "stream"}], [e for e in events if e["type"] == "truncated"])
+        # the next execution has a fresh budget
+        self.assertEqual("again\n", text(self.driver.execute("print('again')", limits={"stream_chars": 5000})))
+
+    def test_a_subprocess_write_is_not_overtaken_after_an_unterminated_cell(self):
+        self.driver.execute("print('no newline', end='')")
+        events = self.driver.execute("import os\nos.write(1, b'A\\n')\nprint('B')")
+        self.assertEqual("A\nB\n", text(events))
+
+    def test_huge_error_messages_are_cut(self):
+        events = self.driver.execute("raise ValueError('v' * 1000000)")
+        error = [e for e in events if e["type"] == "error"][0]
+        self.assertEqual(65536, len(error["evalue"]))
+        self.assertTrue(all(len(line) <= 65536 for line in error["traceback"]))
+
+    def test_big_writes_are_split_into_bounded_messages(self):
+        events = self.driver.execute("import sys\nsys.stdout.write('y' * 200000)")
+        self.assertEqual(200000, len(text(events)))
+        self.assertTrue(all(len(e["text"]) <= 65536 for e in events if e["type"] == "stream"))
+
+    def test_displays_past_the_count_limit_are_dropped(self):
+        code = "from IPython.display import display\nfor i in range(5): display(i)"
+        events = self.driver.execute(code, limits={"displays": 2})
+        shown = [e["variants"]["text/plain"] for e in events if e["type"] == "display_data"]
+        self.assertEqual(["0", "1"], shown)
+        self.assertEqual(1, len([e for e in events if e["type"] == "truncated" and e["what"] == "display"]))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,21 @@
 package dev.interpretersandbox.api;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.error.ServiceException;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.RoutingContext;
 import jakarta.ws.rs.WebApplicationException;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
 
-/** The one place where failures become HTTP statuses with {@code {"error": ...}} bodies. */
+/**
+ * The one place where failures become HTTP statuses with {@code {"error": ...}} bodies: JAX-RS
+ * resources through the mappers, the Vert.x routes (execute, upload) through the static helpers.
+ */
 class ErrorMappers {
 
     private static final Logger LOG = Logger.getLogger(ErrorMappers.class);
@@ -38,6 +46,47 @@ class ErrorMappers {
                 500,
                 "internal error: " + e.getClass().getSimpleName()
                         + (e.getMessage() == null ? "" : ": " + e.getMessage()));
+    }
+
+    /** A route's failure as a response: a {@link ServiceException} keeps its status, anything else is a 500. */
+    static void respond(RoutingContext ctx, ObjectMapper mapper, RuntimeException e) {
+        if (e instanceof ServiceException service) {
+            respond(ctx, mapper, service.status(), new ErrorBody(service.getMessage()));
+        } else {
+            LOG.error("unexpected failure", e);
+            respond(
+                    ctx,
+                    mapper,
+                    500,
+                    new ErrorBody("internal error: " + e.getClass().getSimpleName()));
+        }
+    }
+
+    /** Refuses a request whose body has not been read: answer, then close instead of reading the rest. */
+    static void refuse(RoutingContext ctx, ObjectMapper mapper, ServiceException e) {
+        if (!ctx.request().isEnded()) {
+            ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
+            ctx.response().endHandler(v -> ctx.request().connection().close());
+        }
+        respond(ctx, mapper, e.status(), new ErrorBody(e.getMessage()));
+    }
+
+    /** Sends body as JSON with status, unless the response is already over (client gone). */
+    static void respond(RoutingContext ctx, ObjectMapper mapper, int status, Object body) {
+        HttpServerResponse response = ctx.response();
+        if (response.ended() || response.closed()) {
+            return;
+        }
+        try {
+            response.setStatusCode(status)
+                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end(Buffer.buffer(mapper.writeValueAsBytes(body)));
+        } catch (Exception e) {
+            LOG.warnf("cannot send a response: %s", e.getMessage());
+            if (!response.ended() && !response.closed() && !response.headWritten()) {
+                response.setStatusCode(500).end();
+            }
+        }
     }
 
     static Response error(int status, String message) {

@@ -30,6 +30,7 @@ public class FilesResource {
         Sandbox sandbox = sandboxes.defaultSandbox();
         Workspace.Download download = sandbox.download(source);
         StreamingOutput stream = output -> {
+            long sent = 0;
             try (var channel = download.channel()) {
                 // Large array writes: Channels.newChannel(output) would cut them into 8 KiB pieces.
                 byte[] bytes = new byte[256 * 1024];
@@ -43,9 +44,10 @@ public class FilesResource {
                     }
                     output.write(bytes, 0, read);
                     remaining -= read;
+                    sent += read;
                 }
             } finally {
-                sandbox.transferEnded();
+                sandbox.transferEnded(sent);
             }
         };
         return Response.ok(stream, download.contentType())

@@ -53,7 +53,7 @@ class UploadRoute {
             path = WorkspacePath.parse(decode(request.path().substring(PREFIX.length())));
             length = contentLength(request.getHeader(HttpHeaders.CONTENT_LENGTH));
         } catch (ServiceException e) {
-            respond(ctx, e.status(), new ErrorBody(e.getMessage()));
+            ErrorMappers.refuse(ctx, mapper, e);
             return;
         }
         Context context = Vertx.currentContext();
@@ -68,36 +68,18 @@ class UploadRoute {
                         false)
                 .onComplete(result -> {
                     body.abandon();
-                    if (!request.isEnded()) {
-                        // Refused before the body was read: do not read the rest, close instead.
-                        ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
-                        ctx.response().endHandler(v -> request.connection().close());
-                    }
                     if (result.succeeded()) {
-                        respond(ctx, 201, result.result());
+                        ErrorMappers.respond(ctx, mapper, 201, result.result());
                     } else if (result.cause() instanceof ServiceException e) {
-                        respond(ctx, e.status(), new ErrorBody(e.getMessage()));
+                        ErrorMappers.refuse(ctx, mapper, e);
                     } else {
-                        respond(
+                        ErrorMappers.refuse(
                                 ctx,
-                                500,
-                                new ErrorBody("upload failed: " + result.cause().getMessage()));
+                                mapper,
+                                new ServiceException(
+                                        500, "upload failed: " + result.cause().getMessage()));
                     }
                 });
-    }
-
-    private void respond(RoutingContext ctx, int status, Object body) {
-        if (ctx.response().ended()) {
-            return;
-        }
-        try {
-            ctx.response()
-                    .setStatusCode(status)
-                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                    .end(mapper.writeValueAsString(body));
-        } catch (Exception e) {
-            ctx.response().setStatusCode(500).end();
-        }
     }
 
     /** The Content-Length header's value; -1 when absent (chunked); 400 when not a length. */

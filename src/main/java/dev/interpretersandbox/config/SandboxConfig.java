@@ -38,6 +38,10 @@ public interface SandboxConfig {
 
     Kernel kernel();
 
+    Output output();
+
+    Auth auth();
+
     interface Runsc {
         /** The runsc binary. Defaults to runsc (looked up on PATH). */
         @WithDefault("runsc")
@@ -113,5 +117,35 @@ public interface SandboxConfig {
         /** Deadline for a fresh sandbox's kernel to say it is ready. Defaults to 60s. */
         @WithDefault("60s")
         Duration startTimeout();
+    }
+
+    /**
+     * Per-execution output caps. Past a cap the output is cut, a stderr note says so, and the
+     * kernel keeps running: a runaway print loop costs neither the service's memory nor the client's.
+     */
+    interface Output {
+        /** Text of stdout and stderr together, in UTF-8 bytes. Defaults to 8M. */
+        @WithDefault("8M")
+        MemorySize maxStreamBytes();
+
+        /** All display_data of one execution together (MIME bundles as sent). Defaults to 32M. */
+        @WithDefault("32M")
+        MemorySize maxDisplayBytes();
+
+        /** Number of display_data events of one execution. Defaults to 100. */
+        @WithDefault("100")
+        int maxDisplays();
+    }
+
+    interface Auth {
+        /**
+         * Bearer token every endpoint but the health checks requires ({@code Authorization: Bearer
+         * <token>}). Unset: no authentication. Defaults to unset.
+         */
+        java.util.Optional<String> token();
+
+        /** Whether GET / needs the token too (platform health checks usually cannot send one). Defaults to false. */
+        @WithDefault("false")
+        boolean protectPing();
     }
 }

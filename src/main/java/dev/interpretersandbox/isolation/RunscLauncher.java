@@ -40,6 +40,12 @@ public class RunscLauncher implements KernelLauncher {
         this.layout = StateLayout.of(config);
     }
 
+    /** Longest line taken from the driver: the biggest display allowed, JSON-escaped, with room to spare. */
+    private int maxLine() {
+        long displays = config.output().maxDisplayBytes().asLongValue();
+        return (int) Math.min(Integer.MAX_VALUE - 64, 2 * displays + (1 << 20));
+    }
+
     // One retry: a cold start can lose a race with a teardown of the same sandbox's previous
     // container (cgroup still being removed); a second failure is reported with its diagnosis.
     @Override
@@ -63,7 +69,7 @@ public class RunscLauncher implements KernelLauncher {
             throw new KernelStartException(
                     "cannot start runsc (" + config.runsc().path() + "): " + e.getMessage(), e);
         }
-        KernelChannel channel = new KernelChannel(mapper, process, containerId);
+        KernelChannel channel = new KernelChannel(mapper, process, containerId, maxLine());
         RunscKernel kernel = new RunscKernel(
                 containerId,
                 process,

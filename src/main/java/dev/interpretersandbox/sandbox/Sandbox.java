@@ -11,10 +11,13 @@ import dev.interpretersandbox.kernel.KernelHandle;
 import dev.interpretersandbox.kernel.KernelLauncher;
 import dev.interpretersandbox.kernel.KernelMessage;
 import dev.interpretersandbox.kernel.KernelStartException;
+import dev.interpretersandbox.metrics.SandboxMetrics;
+import dev.interpretersandbox.metrics.SandboxMetrics.RestartCause;
 import java.io.IOException;
 import java.io.InputStream;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -43,6 +46,7 @@ public final class Sandbox {
     private final SandboxConfig config;
     private final KernelLauncher launcher;
     private final Workspace workspace;
+    private final SandboxMetrics metrics;
     private final ReentrantLock executionLock = new ReentrantLock(true);
     private final AtomicInteger queued = new AtomicInteger();
     private final AtomicInteger transfers = new AtomicInteger();
@@ -53,8 +57,10 @@ public final class Sandbox {
     private volatile SandboxState state = SandboxState.STOPPED;
     private volatile String startFailure;
 
-    public Sandbox(String id, SandboxConfig config, KernelLauncher launcher, Workspace workspace) {
+    public Sandbox(
+            String id, SandboxConfig config, KernelLauncher launcher, Workspace workspace, SandboxMetrics metrics) {
         this.id = id;
+        this.metrics = metrics;
         this.config = config;
         this.launcher = launcher;
         this.workspace = workspace;
@@ -87,8 +93,22 @@ public final class Sandbox {
         lastActivity = Instant.now();
     }
 
-    /** Runs code in the kernel, starting one first if needed (start time is not part of timeout). */
-    public ExecutionResult execute(String code, Duration timeout) {
+    /** Runs code and collects its events, coalesced, as SANDBOX.md's plain JSON response has them. */
+    public ExecutionResult execute(String code, Duration timeout, Cancellation cancellation) {
+        List<Event> events = new ArrayList<>();
+        String status = execute(code, timeout, events::add, true, cancellation);
+        return new ExecutionResult(status, events);
+    }
+
+    /**
+     * Runs code in the kernel, starting one first if needed (start time is not part of timeout),
+     * and passes each event to listener as it happens; returns the status. With coalesce, output
+     * of one stream is passed on in one piece until something else happens (see {@link
+     * OutputGuard}). Cancelling interrupts the code like a timeout does; the status is then
+     * {@value ExecutionResult#CANCELLED}.
+     */
+    public String execute(
+            String code, Duration timeout, ExecutionListener listener, boolean coalesce, Cancellation cancellation) {
         if (queued.incrementAndGet() > config.execute().queueSize() + 1) {
             queued.decrementAndGet();
             throw new ServiceException(
@@ -104,20 +124,27 @@ public final class Sandbox {
             throw new ServiceException(503, "interrupted while waiting for the sandbox");
         }
         try {
+            if (cancellation.cancelled()) {
+                return ExecutionResult.CANCELLED; // the caller left while it waited in the queue
+            }
             touch();
             KernelHandle current = ensureKernel();
             state = SandboxState.BUSY;
             Map<String, Workspace.Stamp> before = workspace.snapshot(MAX_TRACKED_FILES);
-            EventCollector collector = new EventCollector();
-            String status = run(current, code, timeout, collector);
+            OutputGuard guard = new OutputGuard(config.output(), listener, coalesce);
+            listener.started();
+            long started = System.nanoTime();
+            String status = run(current, code, timeout, guard, cancellation);
+            guard.finish();
             Instant now = Instant.now();
             Map<String, Workspace.Stamp> after = workspace.snapshot(MAX_TRACKED_FILES);
             after.entrySet().stream()
                     .filter(e -> !e.getValue().equals(before.get(e.getKey())))
                     .sorted(Map.Entry.comparingByKey())
-                    .forEach(e -> collector.add(
+                    .forEach(e -> listener.event(
                             Event.file(now, e.getKey(), e.getValue().size())));
-            return new ExecutionResult(status, collector.events());
+            metrics.executed(status, Duration.ofNanos(System.nanoTime() - started));
+            return status;
         } finally {
             state = kernel == null
                     ? (startFailure == null ? SandboxState.STOPPED : SandboxState.BROKEN)
@@ -136,6 +163,7 @@ public final class Sandbox {
         if (current != null) {
             LOG.warnf("kernel %s of sandbox %s died while idle: %s", current.name(), id, current.deathCause());
             discardKernel();
+            metrics.kernelRestarted(RestartCause.DIED_IDLE);
         }
         state = SandboxState.STARTING;
         try {
@@ -152,35 +180,52 @@ public final class Sandbox {
     }
 
     /** Runs one cell; returns the status. Called with the execution lock held. */
-    private String run(KernelHandle current, String code, Duration timeout, EventCollector collector) {
+    private String run(
+            KernelHandle current, String code, Duration timeout, OutputGuard guard, Cancellation cancellation) {
         long requestId = executions.incrementAndGet();
         var channel = current.channel();
         channel.discardPending(); // output of background threads between cells belongs to no execution
+        SandboxConfig.Output caps = config.output();
         try {
             ObjectNode request = channel.request("execute").put("id", requestId).put("code", code);
+            // The driver cuts output at the same caps (characters <= UTF-8 bytes, so it never cuts
+            // earlier than the guard here), which keeps a runaway print loop out of the pipe.
+            request.putObject("limits")
+                    .put("stream_chars", caps.maxStreamBytes().asLongValue())
+                    .put("display_bytes", caps.maxDisplayBytes().asLongValue())
+                    .put("displays", caps.maxDisplays());
             channel.send(request);
         } catch (IOException e) {
-            return died(collector);
+            return died(guard);
         }
         long deadline = System.nanoTime() + timeout.toNanos();
+        cancellation.onCancel(channel::wake);
         try {
             while (true) {
                 KernelMessage message = channel.next(deadline - System.nanoTime());
                 if (message == null) {
-                    return timedOut(current, requestId, collector);
+                    return stop(current, requestId, guard, ExecutionResult.TIMEOUT);
                 }
                 if (message.endOfStream()) {
-                    return died(collector);
+                    return died(guard);
                 }
                 if (isDone(message, requestId)) {
                     return ExecutionResult.OK;
                 }
-                collector.accept(message);
+                if (message.type().equals(KernelMessage.WAKE)) {
+                    if (cancellation.cancelled()) {
+                        return stop(current, requestId, guard, ExecutionResult.CANCELLED);
+                    }
+                    continue;
+                }
+                guard.accept(message);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             discardKernel();
             throw new ServiceException(503, "interrupted while executing");
+        } finally {
+            cancellation.onCancel(null);
         }
     }
 
@@ -188,8 +233,11 @@ public final class Sandbox {
         return message.type().equals("done") && message.body().path("id").asLong() == requestId;
     }
 
-    /** Interrupt; if the kernel is not idle within the grace period, restart it. */
-    private String timedOut(KernelHandle current, long requestId, EventCollector collector)
+    /**
+     * Interrupt (after a timeout, or because the caller left); if the kernel is not idle within
+     * the grace period, restart it. Returns status.
+     */
+    private String stop(KernelHandle current, long requestId, OutputGuard guard, String status)
             throws InterruptedException {
         Duration grace = config.execute().interruptGrace();
         long graceDeadline = System.nanoTime() + grace.toNanos();
@@ -204,11 +252,11 @@ public final class Sandbox {
                 break;
             }
             if (message.endOfStream()) {
-                died(collector);
-                return ExecutionResult.TIMEOUT;
+                died(guard);
+                return status;
             }
             if (isDone(message, requestId)) {
-                return ExecutionResult.TIMEOUT; // interrupted in time: state kept
+                return status; // interrupted in time: state kept
             }
             // output after the deadline (such as the KeyboardInterrupt traceback) is not reported
         }
@@ -216,21 +264,24 @@ public final class Sandbox {
                 "kernel %s ignored the interrupt for %d ms; restarting sandbox %s",
                 current.name(), grace.toMillis(), id);
         discardKernel();
-        collector.add(Event.error(
+        metrics.kernelRestarted(RestartCause.INTERRUPT_IGNORED);
+        String why = status.equals(ExecutionResult.TIMEOUT) ? "the timeout" : "the caller disconnected";
+        guard.add(Event.error(
                 Instant.now(),
                 "SandboxRestarted",
-                "the code did not stop within " + seconds(grace) + " of the interrupt after the timeout, so the"
+                "the code did not stop within " + seconds(grace) + " of the interrupt after " + why + ", so the"
                         + " sandbox was restarted: variables and imports are lost; files in /mnt/data are kept",
                 List.of()));
-        return ExecutionResult.TIMEOUT;
+        return status;
     }
 
-    private String died(EventCollector collector) {
+    private String died(OutputGuard guard) {
         KernelHandle current = kernel;
         String cause = current == null ? "unknown" : current.deathCause();
         LOG.warnf("kernel of sandbox %s died during an execution: %s", id, cause);
         discardKernel();
-        collector.add(Event.error(
+        metrics.kernelRestarted(cause.startsWith("out of memory") ? RestartCause.OUT_OF_MEMORY : RestartCause.DIED);
+        guard.add(Event.error(
                 Instant.now(),
                 "KernelDied",
                 "the kernel died during the execution (" + cause + "); the next execution starts a fresh"
@@ -260,7 +311,9 @@ public final class Sandbox {
                         "the file does not fit in the workspace: " + Sizes.human(Math.max(0, room)) + " free of "
                                 + Sizes.human(config.limits().workspaceSize().asLongValue()));
             }
-            return workspace.upload(path, body, room);
+            long written = workspace.upload(path, body, room);
+            metrics.uploaded(written);
+            return written;
         } finally {
             touch();
             transfers.decrementAndGet();
@@ -279,9 +332,10 @@ public final class Sandbox {
         }
     }
 
-    /** Records activity for a transfer still streaming after {@link #download} returned. */
-    public void transferEnded() {
+    /** Records activity and the bytes sent for a download still streaming after {@link #download} returned. */
+    public void transferEnded(long bytesSent) {
         touch();
+        metrics.downloaded(bytesSent);
     }
 
     /**

@@ -4,6 +4,7 @@ import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.files.Workspace;
 import dev.interpretersandbox.isolation.StateLayout;
 import dev.interpretersandbox.kernel.KernelLauncher;
+import dev.interpretersandbox.metrics.SandboxMetrics;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Instant;
 import java.util.concurrent.ConcurrentHashMap;
@@ -22,10 +23,15 @@ public class SandboxService {
     private final StateLayout layout;
     private final ConcurrentMap<String, Sandbox> sandboxes = new ConcurrentHashMap<>();
 
-    public SandboxService(SandboxConfig config, KernelLauncher launcher) {
+    private final SandboxMetrics metrics;
+
+    public SandboxService(SandboxConfig config, KernelLauncher launcher, SandboxMetrics metrics) {
         this.config = config;
         this.launcher = launcher;
+        this.metrics = metrics;
         this.layout = StateLayout.of(config);
+        metrics.liveSandboxes(() ->
+                sandboxes.values().stream().filter(s -> s.kernelName() != null).count());
     }
 
     /** The sandbox of the unprefixed API; created (not started) on first use. */
@@ -35,7 +41,7 @@ public class SandboxService {
 
     private Sandbox newSandbox(String id) {
         Workspace workspace = new Workspace(layout.workspace(id), layout.staging(), config.userId());
-        return new Sandbox(id, config, launcher, workspace);
+        return new Sandbox(id, config, launcher, workspace, metrics);
     }
 
     /** Tears down every sandbox idle since before now - idle-timeout; returns how many. */
@@ -48,6 +54,7 @@ public class SandboxService {
                 reaped++;
             }
         }
+        metrics.reaped(reaped);
         return reaped;
     }
 

@@ -4,6 +4,7 @@ import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.interpretersandbox.metrics.MetricsTest;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.path.json.JsonPath;
@@ -23,6 +24,7 @@ class ReaperAndQueueTest {
     @Test
     void anIdleSandboxIsReapedAndTheNextCallStartsAFreshOne() throws Exception {
         Api.run("reaped_var = 1\nopen('reaped.txt', 'w').write('x')");
+        double reapedBefore = MetricsTest.value(MetricsTest.scrape(), "sandbox_reaped_total");
         String kernel = given().get("/").jsonPath().getString("kernel");
         Path cgroups = IsolationTest.findCgroup("memory", kernel).getParent();
         assertTrue(Files.isDirectory(cgroups));
@@ -32,6 +34,7 @@ class ReaperAndQueueTest {
             Thread.sleep(200);
         }
         assertTrue(Files.notExists(cgroups), "the container's cgroups are removed");
+        assertEquals(1, MetricsTest.value(MetricsTest.scrape(), "sandbox_reaped_total") - reapedBefore, "counted");
         assertTrue(Files.notExists(Path.of("target/sandbox-state-short-idle/sandboxes/default/workspace/reaped.txt")));
         JsonPath fresh = Api.execute("import os\nprint(os.path.exists('reaped.txt'))\nreaped_var");
         assertEquals("False\n", Api.stdout(fresh));

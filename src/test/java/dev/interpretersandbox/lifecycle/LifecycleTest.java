@@ -9,6 +9,7 @@ import dev.interpretersandbox.isolation.RunscClient;
 import dev.interpretersandbox.isolation.RunscLauncher;
 import dev.interpretersandbox.isolation.StateLayout;
 import dev.interpretersandbox.kernel.KernelHandle;
+import dev.interpretersandbox.sandbox.Cancellation;
 import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.SandboxService;
 import dev.interpretersandbox.sandbox.SandboxState;
@@ -45,7 +46,7 @@ class LifecycleTest {
     @Test
     void shutdownTearsEverySandboxDownAndTheNextCallStartsFresh() throws Exception {
         Sandbox sandbox = sandboxes.defaultSandbox();
-        sandbox.execute("x = 1", Duration.ofSeconds(30));
+        sandbox.execute("x = 1", Duration.ofSeconds(30), new Cancellation());
         String kernel = sandbox.kernelName();
         assertTrue(runsc.list().contains(kernel));
 
@@ -59,7 +60,7 @@ class LifecycleTest {
                             && p.getFileName().toString().equals(kernel)),
                     "cgroups removed");
         }
-        var result = sandbox.execute("print('again')", Duration.ofSeconds(30));
+        var result = sandbox.execute("print('again')", Duration.ofSeconds(30), new Cancellation());
         assertEquals("ok", result.status());
     }
 

@@ -5,61 +5,21 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.error.ServiceException;
-import dev.interpretersandbox.isolation.Sizes;
-import dev.interpretersandbox.kernel.Event;
-import dev.interpretersandbox.sandbox.ExecutionResult;
-import dev.interpretersandbox.sandbox.SandboxService;
-import jakarta.ws.rs.Consumes;
-import jakarta.ws.rs.HeaderParam;
-import jakarta.ws.rs.POST;
-import jakarta.ws.rs.Path;
-import jakarta.ws.rs.Produces;
-import jakarta.ws.rs.core.MediaType;
 import java.io.IOException;
-import java.io.InputStream;
 import java.time.Duration;
-import java.util.List;
 
-/** POST /execute : run code in the default sandbox's kernel. */
-@Path("/execute")
-public class ExecuteResource {
+/** Validates POST /execute bodies; every client mistake is a {@link ServiceException} with a 4xx. */
+final class ExecuteRequests {
 
     /** A validated request. */
-    public record ExecuteRequest(String code, Duration timeout) {}
+    record ExecuteRequest(String code, Duration timeout) {}
 
-    public record ExecuteResponse(String status, List<Event> events) {}
-
-    private final SandboxService sandboxes;
-    private final SandboxConfig config;
     private final ObjectMapper mapper;
+    private final SandboxConfig.Execute config;
 
-    public ExecuteResource(SandboxService sandboxes, SandboxConfig config, ObjectMapper mapper) {
-        this.sandboxes = sandboxes;
-        this.config = config;
+    ExecuteRequests(ObjectMapper mapper, SandboxConfig.Execute config) {
         this.mapper = mapper;
-    }
-
-    @POST
-    @Consumes(MediaType.WILDCARD)
-    @Produces(MediaType.APPLICATION_JSON)
-    public ExecuteResponse execute(InputStream body, @HeaderParam("Content-Length") String contentLength)
-            throws IOException {
-        ExecuteRequest request = parse(readLimited(body, contentLength));
-        ExecutionResult result = sandboxes.defaultSandbox().execute(request.code(), request.timeout());
-        return new ExecuteResponse(result.status(), result.events());
-    }
-
-    private byte[] readLimited(InputStream body, String contentLength) throws IOException {
-        long max = config.execute().maxRequestSize().asLongValue();
-        String tooLarge = "the request body is larger than " + Sizes.human(max);
-        if (UploadRoute.contentLength(contentLength) > max) {
-            throw new ServiceException(413, tooLarge);
-        }
-        byte[] bytes = body.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
-        if (bytes.length > max) {
-            throw new ServiceException(413, tooLarge);
-        }
-        return bytes;
+        this.config = config;
     }
 
     ExecuteRequest parse(byte[] bytes) {
@@ -89,13 +49,13 @@ public class ExecuteResource {
 
     private Duration timeout(JsonNode value) {
         if (value == null || value.isNull()) {
-            return config.execute().defaultTimeout();
+            return config.defaultTimeout();
         }
         if (!value.isNumber()) {
             throw new ServiceException(400, "\"timeout_secs\" must be a number of seconds");
         }
         double seconds = value.asDouble();
-        Duration max = config.execute().maxTimeout();
+        Duration max = config.maxTimeout();
         if (!(seconds > 0) || Double.isInfinite(seconds)) {
             throw new ServiceException(400, "\"timeout_secs\" must be greater than 0");
         }

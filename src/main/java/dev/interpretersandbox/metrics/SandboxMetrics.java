@@ -1,0 +1,110 @@
+package dev.interpretersandbox.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import jakarta.enterprise.context.ApplicationScoped;
+import java.time.Duration;
+import java.util.function.Supplier;
+
+/**
+ * The service's own meters, scraped at {@code /q/metrics} (Prometheus names in brackets):
+ * executions by status [sandbox_executions_total], execution duration [sandbox_execution_seconds],
+ * timeouts [sandbox_timeouts_total], kernel restarts by cause [sandbox_kernel_restarts_total],
+ * live sandboxes [sandbox_live], reaped sandboxes [sandbox_reaped_total] and transferred bytes
+ * [sandbox_uploaded_bytes_total, sandbox_downloaded_bytes_total]. Thread-safe.
+ */
+@ApplicationScoped
+public class SandboxMetrics {
+
+    /** Why a kernel was replaced: the {@code cause} tag of sandbox_kernel_restarts_total. */
+    public enum RestartCause {
+        /** The code ignored the interrupt after a timeout (or a disconnect). */
+        INTERRUPT_IGNORED,
+        OUT_OF_MEMORY,
+        /** Died during an execution for another reason (killed, crashed, pids limit). */
+        DIED,
+        /** Found dead when the next execution came. */
+        DIED_IDLE;
+
+        String tag() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    private static final Duration[] BUCKETS = {
+        Duration.ofMillis(2), Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25),
+        Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500),
+        Duration.ofSeconds(1), Duration.ofSeconds(2), Duration.ofSeconds(5), Duration.ofSeconds(10),
+        Duration.ofSeconds(30), Duration.ofSeconds(60), Duration.ofMinutes(5), Duration.ofMinutes(15)
+    };
+
+    private final MeterRegistry registry;
+    private final Counter timeouts;
+    private final Counter reaped;
+    private final Counter uploaded;
+    private final Counter downloaded;
+
+    public SandboxMetrics(MeterRegistry registry) {
+        this.registry = registry;
+        this.timeouts = Counter.builder("sandbox.timeouts")
+                .description("Executions that reached their timeout")
+                .register(registry);
+        this.reaped = Counter.builder("sandbox.reaped")
+                .description("Sandboxes torn down by the reaper for being idle")
+                .register(registry);
+        this.uploaded = Counter.builder("sandbox.uploaded")
+                .baseUnit("bytes")
+                .description("Bytes written into workspaces by uploads")
+                .register(registry);
+        this.downloaded = Counter.builder("sandbox.downloaded")
+                .baseUnit("bytes")
+                .description("Bytes sent from workspaces by downloads")
+                .register(registry);
+    }
+
+    /** One execution ended with status (ok, error, timeout, cancelled) after running for duration. */
+    public void executed(String status, Duration duration) {
+        Counter.builder("sandbox.executions")
+                .description("Executions by final status")
+                .tag("status", status)
+                .register(registry)
+                .increment();
+        Timer.builder("sandbox.execution")
+                .description("Time from the code reaching the kernel to the result, sandbox start excluded")
+                .tag("status", status)
+                .serviceLevelObjectives(BUCKETS)
+                .register(registry)
+                .record(duration);
+        if (status.equals("timeout")) {
+            timeouts.increment();
+        }
+    }
+
+    public void kernelRestarted(RestartCause cause) {
+        Counter.builder("sandbox.kernel.restarts")
+                .description("Kernels torn down so that the next execution starts a fresh one, by cause")
+                .tag("cause", cause.tag())
+                .register(registry)
+                .increment();
+    }
+
+    public void reaped(int count) {
+        reaped.increment(count);
+    }
+
+    public void uploaded(long bytes) {
+        uploaded.increment(bytes);
+    }
+
+    public void downloaded(long bytes) {
+        downloaded.increment(bytes);
+    }
+
+    /** Registers the gauge of sandboxes that have a running kernel. */
+    public void liveSandboxes(Supplier<Number> count) {
+        io.micrometer.core.instrument.Gauge.builder("sandbox.live", count)
+                .description("Sandboxes with a running kernel")
+                .register(registry);
+    }
+}
