@@ -48,7 +48,9 @@ public class PingResource {
                 sandbox.id(),
                 sandbox.state(),
                 sandbox.kernelName(),
-                "runsc/" + config.runsc().platform(),
+                config.isolation() == SandboxConfig.Isolation.PROCESS
+                        ? "process"
+                        : "runsc/" + config.runsc().platform(),
                 new Limits(
                         limits.memory().asLongValue(),
                         limits.cpus(),

@@ -49,6 +49,11 @@ final class RequestBodyStream extends InputStream {
             chunks.add(chunk);
             if (queuedBytes.addAndGet(chunk.length()) >= HIGH_WATER && paused.compareAndSet(false, true)) {
                 request.pause();
+                // The reader may have drained the queue between the add and the pause; it saw
+                // paused == false then and will not resume, so resume here or the upload stalls.
+                if (queuedBytes.get() <= LOW_WATER && paused.compareAndSet(true, false)) {
+                    request.resume();
+                }
             }
         });
         request.endHandler(v -> chunks.add(END));

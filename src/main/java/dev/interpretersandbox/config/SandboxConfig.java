@@ -22,6 +22,23 @@ public interface SandboxConfig {
     @WithDefault("30s")
     Duration reaperInterval();
 
+    /** How kernels are isolated. Defaults to runsc. */
+    @WithDefault("runsc")
+    Isolation isolation();
+
+    /**
+     * Where the default sandbox's workspace lives instead of under the state directory, e.g.
+     * /mnt/data in process mode so code sees the same absolute paths as under runsc. Must be on
+     * the same filesystem as the state directory. Defaults to unset.
+     */
+    java.util.Optional<Path> defaultWorkspace();
+
+    /**
+     * A dedicated root filesystem for the kernel (see deploy/build-rootfs.sh) instead of the
+     * allow-list of the host's /usr and /etc (runsc mode). Defaults to unset.
+     */
+    java.util.Optional<Path> rootfs();
+
     /** Python inside the sandbox (the host's /usr is the sandbox's /usr); needs IPython. Defaults to /usr/bin/python3. */
     @WithDefault("/usr/bin/python3")
     String python();
@@ -31,6 +48,17 @@ public interface SandboxConfig {
     int userId();
 
     Runsc runsc();
+
+    enum Isolation {
+        /** The service runs every kernel in its own gVisor sandbox (needs root). */
+        RUNSC,
+        /**
+         * Kernels are plain child processes with rlimits, their own cgroup when the cgroup tree
+         * is writable, and the same workspace rules: for a pod that already runs under a gVisor
+         * RuntimeClass, where the pod is the sandbox.
+         */
+        PROCESS
+    }
 
     Limits limits();
 

@@ -62,9 +62,106 @@ public class Cgroups {
         return readLong(dir("memory", parent).resolve(file));
     }
 
+    /**
+     * Process mode: creates the container's cgroup with its limits, as runsc would. Returns false
+     * (and creates nothing) when the cgroup tree is not writable, e.g. in an unprivileged pod.
+     */
+    public boolean create(String containerId, long memory, double cpus, int pids) {
+        String leaf = pathFor(containerId);
+        long period = 100_000;
+        long quota = Math.round(cpus * period);
+        try {
+            if (unified()) {
+                enableControllers(leaf);
+                Path dir = Files.createDirectories(dir("memory", leaf));
+                write(dir.resolve("memory.max"), memory);
+                write(dir.resolve("memory.swap.max"), 0);
+                Files.writeString(dir.resolve("cpu.max"), quota + " " + period);
+                write(dir.resolve("pids.max"), pids);
+            } else {
+                write(Files.createDirectories(dir("memory", leaf)).resolve("memory.limit_in_bytes"), memory);
+                Path cpu = Files.createDirectories(dir("cpu", leaf));
+                write(cpu.resolve("cpu.cfs_period_us"), period);
+                write(cpu.resolve("cpu.cfs_quota_us"), quota);
+                write(Files.createDirectories(dir("pids", leaf)).resolve("pids.max"), pids);
+            }
+            return true;
+        } catch (IOException | RuntimeException e) {
+            LOG.debugf("no cgroup for %s: %s", containerId, e.getMessage());
+            remove(containerId);
+            return false;
+        }
+    }
+
+    /** v2: a controller is usable in a cgroup only when every ancestor delegates it. */
+    private void enableControllers(String leaf) throws IOException {
+        Path current = MOUNT;
+        for (String part : leaf.substring(1).split("/")) {
+            Files.writeString(current.resolve("cgroup.subtree_control"), "+memory +cpu +pids");
+            current = Files.createDirectories(current.resolve(part));
+        }
+    }
+
+    /** Process mode: moves a process (and so its future children) into the container's cgroup. */
+    public void join(String containerId, long pid) throws IOException {
+        String leaf = pathFor(containerId);
+        for (String controller : unified() ? List.of("memory") : List.of("memory", "cpu", "pids")) {
+            write(dir(controller, leaf).resolve("cgroup.procs"), pid);
+        }
+    }
+
+    /** The processes in a container's cgroup (process mode), for a kill that misses none. */
+    public List<Long> processes(String containerId) {
+        List<Long> pids = new ArrayList<>();
+        try {
+            for (String line :
+                    Files.readAllLines(dir("pids", pathFor(containerId)).resolve("cgroup.procs"))) {
+                if (!line.isBlank()) {
+                    pids.add(Long.parseLong(line.strip()));
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // no cgroup, or already gone
+        }
+        return pids;
+    }
+
+    private static void write(Path file, long value) throws IOException {
+        Files.writeString(file, Long.toString(value));
+    }
+
     /** Removes a container's cgroups in every hierarchy; missing ones are fine. */
     public void remove(String containerId) {
         removeTree(base() + "/" + containerId);
+    }
+
+    /**
+     * Kills every process left in this instance's cgroups (process-mode kernels of a service that
+     * was killed); returns how many kernels had some. Under runsc the cgroups hold only sandbox
+     * processes that runsc delete already took care of.
+     */
+    public int killAll() {
+        Path top = dir("pids", base());
+        if (!Files.isDirectory(top)) {
+            return 0;
+        }
+        int kernels = 0;
+        try (Stream<Path> tree = Files.walk(top)) {
+            for (Path procs : tree.filter(p -> p.getFileName().toString().equals("cgroup.procs"))
+                    .toList()) {
+                boolean any = false;
+                for (String line : Files.readAllLines(procs)) {
+                    if (!line.isBlank()) {
+                        any = true;
+                        ProcessHandle.of(Long.parseLong(line.strip())).ifPresent(ProcessHandle::destroyForcibly);
+                    }
+                }
+                kernels += any ? 1 : 0;
+            }
+        } catch (IOException | java.io.UncheckedIOException | NumberFormatException e) {
+            LOG.warnf("cannot kill processes left in %s: %s", top, e.getMessage());
+        }
+        return kernels;
     }
 
     /** Removes every cgroup this service instance left behind (startup sweep). */

@@ -15,7 +15,8 @@ import java.util.List;
 public final class OciSpec {
 
     /** What differs between sandboxes. */
-    public record Inputs(Path rootfs, Path driver, List<String> etcBinds, Path workspace, String cgroupsPath) {}
+    public record Inputs(
+            Path rootfs, Path driver, boolean bindHostUsr, List<String> etcBinds, Path workspace, String cgroupsPath) {}
 
     /** The init process inside the sandbox (Debian package tini; the host's /usr is the sandbox's). */
     public static final String INIT = "/usr/bin/tini";
@@ -43,26 +44,8 @@ public final class OciSpec {
                 .add("-X")
                 .add("frozen_modules=on")
                 .add(RootFs.DRIVER_IN_SANDBOX);
-        int threads = Math.max(1, (int) Math.ceil(limits.cpus()));
         ArrayNode env = process.putArray("env");
-        for (String variable : List.of(
-                "PATH=/usr/local/bin:/usr/bin:/bin",
-                "HOME=/mnt/data",
-                "USER=sandbox",
-                "LANG=C.UTF-8",
-                "PYTHONDONTWRITEBYTECODE=1",
-                // Inline plots by default; caches and IPython's profile go to /tmp, not the workspace.
-                "MPLBACKEND=module://matplotlib_inline.backend_inline",
-                "MPLCONFIGDIR=/tmp/.config/matplotlib",
-                "XDG_CACHE_HOME=/tmp/.cache",
-                "XDG_CONFIG_HOME=/tmp/.config",
-                "IPYTHONDIR=/tmp/.ipython",
-                // BLAS/OpenMP thread pools sized to the CPU quota, not the host (threads count against NPROC).
-                "OPENBLAS_NUM_THREADS=" + threads,
-                "OMP_NUM_THREADS=" + threads,
-                "MKL_NUM_THREADS=" + threads)) {
-            env.add(variable);
-        }
+        KernelEnvironment.variables(config, "/mnt/data", "/tmp").forEach((name, value) -> env.add(name + "=" + value));
         process.put("cwd", "/mnt/data");
         ObjectNode caps = process.putObject("capabilities");
         for (String set : List.of("bounding", "effective", "inheritable", "permitted", "ambient")) {
@@ -86,7 +69,9 @@ public final class OciSpec {
 
         ArrayNode mounts = spec.putArray("mounts");
         mount(mounts, "/proc", "proc", "proc");
-        bind(mounts, "/usr", Path.of("/usr"), "ro");
+        if (in.bindHostUsr()) {
+            bind(mounts, "/usr", Path.of("/usr"), "ro");
+        }
         for (String entry : in.etcBinds()) {
             bind(mounts, "/etc/" + entry, Path.of("/etc", entry), "ro");
         }

@@ -5,20 +5,21 @@ import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.kernel.KernelChannel;
 import dev.interpretersandbox.kernel.KernelHandle;
 import dev.interpretersandbox.kernel.KernelLauncher;
-import dev.interpretersandbox.kernel.KernelMessage;
 import dev.interpretersandbox.kernel.KernelStartException;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Typed;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.eclipse.microprofile.faulttolerance.Retry;
 import org.jboss.logging.Logger;
 
 /** Launches kernels as {@code runsc run} containers from bundles written here. Thread-safe. */
 @ApplicationScoped
+@Typed(RunscLauncher.class)
 public class RunscLauncher implements KernelLauncher {
 
     private static final Logger LOG = Logger.getLogger(RunscLauncher.class);
@@ -40,12 +41,6 @@ public class RunscLauncher implements KernelLauncher {
         this.layout = StateLayout.of(config);
     }
 
-    /** Longest line taken from the driver: the biggest display allowed, JSON-escaped, with room to spare. */
-    private int maxLine() {
-        long displays = config.output().maxDisplayBytes().asLongValue();
-        return (int) Math.min(Integer.MAX_VALUE - 64, 2 * displays + (1 << 20));
-    }
-
     // One retry: a cold start can lose a race with a teardown of the same sandbox's previous
     // container (cgroup still being removed); a second failure is reported with its diagnosis.
     @Override
@@ -59,8 +54,17 @@ public class RunscLauncher implements KernelLauncher {
         try {
             Files.createDirectories(bundle);
             Files.createDirectories(log.getParent());
-            OciSpec.Inputs inputs = new OciSpec.Inputs(
-                    rootFs.root(), rootFs.driver(), rootFs.presentEtcBinds(), workspace, cgroups.pathFor(containerId));
+            // A dedicated root filesystem (sandbox.rootfs) brings its own /usr and /etc.
+            OciSpec.Inputs inputs = config.rootfs()
+                    .map(dedicated -> new OciSpec.Inputs(
+                            dedicated, rootFs.driver(), false, List.of(), workspace, cgroups.pathFor(containerId)))
+                    .orElseGet(() -> new OciSpec.Inputs(
+                            rootFs.root(),
+                            rootFs.driver(),
+                            true,
+                            rootFs.presentEtcBinds(),
+                            workspace,
+                            cgroups.pathFor(containerId)));
             mapper.writeValue(bundle.resolve("config.json").toFile(), OciSpec.build(mapper, config, inputs));
             process = new ProcessBuilder(runsc.runCommand(bundle, containerId))
                     .redirectError(log.toFile())
@@ -69,7 +73,7 @@ public class RunscLauncher implements KernelLauncher {
             throw new KernelStartException(
                     "cannot start runsc (" + config.runsc().path() + "): " + e.getMessage(), e);
         }
-        KernelChannel channel = new KernelChannel(mapper, process, containerId, maxLine());
+        KernelChannel channel = new KernelChannel(mapper, process, containerId, KernelEnvironment.maxLine(config));
         RunscKernel kernel = new RunscKernel(
                 containerId,
                 process,
@@ -79,36 +83,7 @@ public class RunscLauncher implements KernelLauncher {
                 bundle,
                 log,
                 config.limits().memory().asLongValue());
-        Duration timeout = config.kernel().startTimeout();
-        long deadline = started + timeout.toNanos();
-        try {
-            while (true) {
-                KernelMessage message = channel.next(deadline - System.nanoTime());
-                if (message == null) {
-                    String output = kernel.logTail();
-                    kernel.destroy();
-                    throw new KernelStartException("the kernel was not ready after " + timeout.toSeconds() + " s"
-                            + (output.isBlank() ? "" : ": " + output));
-                }
-                if (message.type().equals("ready")) {
-                    LOG.infof(
-                            "kernel %s ready in %d ms (Python %s, IPython %s)",
-                            containerId,
-                            (System.nanoTime() - started) / 1_000_000,
-                            message.body().path("python").asText(),
-                            message.body().path("ipython").asText());
-                    return kernel;
-                }
-                if (message.endOfStream()) {
-                    String cause = kernel.deathCause();
-                    kernel.destroy();
-                    throw new KernelStartException("the sandbox failed to start: " + cause);
-                }
-            }
-        } catch (InterruptedException e) {
-            kernel.destroy();
-            Thread.currentThread().interrupt();
-            throw new KernelStartException("interrupted while starting the kernel", e);
-        }
+        kernel.awaitReady(started, config.kernel().startTimeout());
+        return kernel;
     }
 }

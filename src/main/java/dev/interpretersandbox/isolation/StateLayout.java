@@ -2,6 +2,7 @@ package dev.interpretersandbox.isolation;
 
 import dev.interpretersandbox.config.SandboxConfig;
 import java.nio.file.Path;
+import java.util.Optional;
 
 /**
  * Where everything lives under {@code sandbox.state-dir}. The service owns the whole tree: it is
@@ -13,15 +14,21 @@ import java.nio.file.Path;
  *   runtime/kernel_driver.py the driver, bound read-only into each sandbox
  *   runsc/                  runsc --root
  *   tmp/                    private staging (never visible to a sandbox)
- *   sandboxes/ID/workspace  the sandbox's /mnt/data
+ *   sandboxes/ID/workspace  the sandbox's /mnt/data (default: sandbox.default-workspace if set)
+ *   sandboxes/ID/scratch/C  process mode: TMPDIR and caches of kernel C
  *   sandboxes/ID/bundles/C  OCI bundle of container C
  *   sandboxes/ID/logs/C.log runsc's stderr for container C
  * </pre>
  */
-public record StateLayout(Path root) {
+public record StateLayout(Path root, Optional<Path> defaultWorkspace) {
+
+    /** The sandbox whose workspace sandbox.default-workspace may relocate. */
+    public static final String DEFAULT_SANDBOX = "default";
 
     public static StateLayout of(SandboxConfig config) {
-        return new StateLayout(config.stateDir().toAbsolutePath().normalize());
+        return new StateLayout(
+                config.stateDir().toAbsolutePath().normalize(),
+                config.defaultWorkspace().map(p -> p.toAbsolutePath().normalize()));
     }
 
     public Path runtime() {
@@ -53,7 +60,15 @@ public record StateLayout(Path root) {
     }
 
     public Path workspace(String id) {
+        if (id.equals(DEFAULT_SANDBOX) && defaultWorkspace.isPresent()) {
+            return defaultWorkspace.get();
+        }
         return sandbox(id).resolve("workspace");
+    }
+
+    /** Private scratch space of one process-mode kernel (its TMPDIR, caches, IPython profile). */
+    public Path scratch(String id, String containerId) {
+        return sandbox(id).resolve("scratch").resolve(containerId);
     }
 
     public Path bundle(String id, String containerId) {

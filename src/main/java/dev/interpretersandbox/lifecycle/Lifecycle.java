@@ -1,7 +1,9 @@
 package dev.interpretersandbox.lifecycle;
 
 import dev.interpretersandbox.config.SandboxConfig;
+import dev.interpretersandbox.files.Trees;
 import dev.interpretersandbox.isolation.Cgroups;
+import dev.interpretersandbox.isolation.Identity;
 import dev.interpretersandbox.isolation.RootFs;
 import dev.interpretersandbox.isolation.RunscClient;
 import dev.interpretersandbox.isolation.StateLayout;
@@ -11,11 +13,8 @@ import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.io.IOException;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
-import java.nio.file.attribute.BasicFileAttributes;
 import org.jboss.logging.Logger;
 
 /**
@@ -55,29 +54,62 @@ class Lifecycle {
         Files.createDirectories(layout.runtime());
         Files.createDirectories(layout.runscRoot());
         rootFs.prepare();
+        config.defaultWorkspace().ifPresent(workspace -> checkSameFilesystem(layout, workspace));
+        boolean process = config.isolation() == SandboxConfig.Isolation.PROCESS;
         runtime.check()
                 .ifPresentOrElse(
-                        problem -> LOG.errorf("sandboxes cannot run on this host: %s", problem),
+                        problem -> LOG.errorf(
+                                "sandboxes cannot run on this host (isolation %s): %s",
+                                process ? "process" : "runsc", problem),
                         () -> LOG.infof(
-                                "isolation: runsc (%s, platform %s, no network); state in %s",
-                                runtime.runscVersion(), config.runsc().platform(), layout.root()));
+                                process
+                                        ? "isolation: process (kernels are child processes as uid %d; the pod must"
+                                                + " provide gVisor, a read-only root and no network); state in %s"
+                                        : "isolation: runsc (%s, platform %s, no network); state in %s",
+                                process
+                                        ? new Object[] {Identity.kernelUid(config), layout.root()}
+                                        : new Object[] {
+                                            runtime.runscVersion(),
+                                            config.runsc().platform(),
+                                            layout.root()
+                                        }));
         sweep(layout);
+    }
+
+    /** Uploads stage new directories under the state directory and rename them into place. */
+    private static void checkSameFilesystem(StateLayout layout, Path workspace) {
+        try {
+            Files.createDirectories(workspace);
+            Object stateDevice = Files.getAttribute(layout.root(), "unix:dev");
+            Object workspaceDevice = Files.getAttribute(workspace, "unix:dev");
+            if (!stateDevice.equals(workspaceDevice)) {
+                throw new IllegalStateException("sandbox.default-workspace " + workspace
+                        + " must be on the same filesystem as sandbox.state-dir " + layout.root());
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(
+                    "cannot use sandbox.default-workspace " + workspace + ": " + e.getMessage(), e);
+        }
     }
 
     /** Removes everything a previous run of this service left behind. */
     void sweep(StateLayout layout) {
         int containers = 0;
-        try {
-            for (String id : runsc.list()) {
-                runsc.deleteForce(id);
-                containers++;
+        if (config.isolation() == SandboxConfig.Isolation.RUNSC) {
+            try {
+                for (String id : runsc.list()) {
+                    runsc.deleteForce(id);
+                    containers++;
+                }
+            } catch (RuntimeException e) {
+                LOG.warnf("cannot sweep old runsc containers: %s", e.getMessage());
             }
-        } catch (RuntimeException e) {
-            LOG.warnf("cannot sweep old runsc containers: %s", e.getMessage());
         }
+        containers += cgroups.killAll();
         cgroups.sweep();
-        deleteTree(layout.sandboxes());
-        deleteTree(layout.staging());
+        Trees.delete(layout.sandboxes());
+        layout.defaultWorkspace().ifPresent(Trees::delete);
+        Trees.delete(layout.staging());
         if (containers > 0) {
             LOG.infof("removed %d sandbox containers left by a previous run", containers);
         }
@@ -85,29 +117,6 @@ class Lifecycle {
 
     void onStop(@Observes ShutdownEvent event) {
         sandboxes.shutdown();
-    }
-
-    /** Deletes a directory tree without following symlinks (walkFileTree does not by default). */
-    static void deleteTree(Path root) {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try {
-            Files.walkFileTree(root, new SimpleFileVisitor<>() {
-                @Override
-                public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                    Files.deleteIfExists(file);
-                    return FileVisitResult.CONTINUE;
-                }
-
-                @Override
-                public FileVisitResult postVisitDirectory(Path dir, IOException exc) throws IOException {
-                    Files.deleteIfExists(dir);
-                    return FileVisitResult.CONTINUE;
-                }
-            });
-        } catch (IOException e) {
-            LOG.warnf("cannot delete %s: %s", root, e.getMessage());
-        }
+        cgroups.sweep(); // the instance's own (now empty) cgroup directories
     }
 }

@@ -5,13 +5,16 @@ import dev.interpretersandbox.isolation.CommandRunner;
 import dev.interpretersandbox.isolation.OciSpec;
 import dev.interpretersandbox.isolation.RunscClient;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
 /**
- * Whether the host can run sandboxes: runsc runs, and the Python the sandbox uses (the host's
- * /usr is the sandbox's /usr) imports IPython. Checked at startup and re-checked on demand.
+ * Whether the host can run sandboxes in the configured isolation mode: runsc runs (runsc mode) or
+ * the util-linux tools that apply the limits exist (process mode), and the Python the kernel uses
+ * imports IPython. Checked at startup and re-checked on demand.
  */
 @ApplicationScoped
 public class RuntimeCheck {
@@ -26,29 +29,57 @@ public class RuntimeCheck {
         this.runsc = runsc;
     }
 
-    /** Runs the checks; returns the problem, empty when the runtime is usable. */
+    /** Runs the checks of the configured isolation mode; returns the problem, empty when usable. */
     public Optional<String> check() {
+        problem = config.isolation() == SandboxConfig.Isolation.PROCESS ? checkProcessMode() : checkRunscMode();
+        return Optional.ofNullable(problem);
+    }
+
+    private String checkRunscMode() {
         try {
             runscVersion = runsc.version();
         } catch (RuntimeException e) {
-            problem = "runsc is not usable: " + e.getMessage();
-            return Optional.of(problem);
+            return "runsc is not usable: " + e.getMessage();
         }
-        if (!java.nio.file.Files.isExecutable(java.nio.file.Path.of(OciSpec.INIT))) {
-            problem = OciSpec.INIT + " is missing (Debian package tini, see deploy/install-runtime.sh)";
-            return Optional.of(problem);
+        if (config.rootfs().isPresent()) {
+            Path rootfs = config.rootfs().get();
+            for (String needed : List.of(OciSpec.INIT, config.python())) {
+                if (!Files.isExecutable(rootfs.resolve(needed.substring(1)))) {
+                    return "the dedicated root filesystem " + rootfs + " has no " + needed
+                            + " (build it with deploy/build-rootfs.sh)";
+                }
+            }
+            return null; // its Python cannot be run from here; the first kernel start tells
         }
+        if (!Files.isExecutable(Path.of(OciSpec.INIT))) {
+            return OciSpec.INIT + " is missing (Debian package tini, see deploy/install-runtime.sh)";
+        }
+        return checkPython();
+    }
+
+    private String checkProcessMode() {
+        // util-linux tools that put the limits and the user in place before Python starts.
+        for (List<String> tool : List.of(
+                List.of("prlimit", "--version"), List.of("setpriv", "--version"), List.of("setsid", "--version"))) {
+            try {
+                CommandRunner.run(tool, Duration.ofSeconds(10)).orThrow();
+            } catch (RuntimeException e) {
+                return tool.get(0) + " (util-linux) is not usable, and process mode needs it: " + e.getMessage();
+            }
+        }
+        return checkPython();
+    }
+
+    private String checkPython() {
         try {
             CommandRunner.run(
                             List.of(config.python(), "-c", "import IPython, matplotlib_inline"), Duration.ofSeconds(30))
                     .orThrow();
+            return null;
         } catch (RuntimeException e) {
-            problem = "the kernel runtime is not usable (" + config.python()
+            return "the kernel runtime is not usable (" + config.python()
                     + " with IPython and matplotlib-inline, see deploy/install-runtime.sh): " + e.getMessage();
-            return Optional.of(problem);
         }
-        problem = null;
-        return Optional.empty();
     }
 
     /** The last check's problem, or null when it passed. */

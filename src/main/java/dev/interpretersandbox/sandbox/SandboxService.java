@@ -2,6 +2,7 @@ package dev.interpretersandbox.sandbox;
 
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.files.Workspace;
+import dev.interpretersandbox.isolation.Identity;
 import dev.interpretersandbox.isolation.StateLayout;
 import dev.interpretersandbox.kernel.KernelLauncher;
 import dev.interpretersandbox.metrics.SandboxMetrics;
@@ -40,7 +41,7 @@ public class SandboxService {
     }
 
     private Sandbox newSandbox(String id) {
-        Workspace workspace = new Workspace(layout.workspace(id), layout.staging(), config.userId());
+        Workspace workspace = new Workspace(layout.workspace(id), layout.staging(), Identity.kernelUid(config));
         return new Sandbox(id, config, launcher, workspace, metrics);
     }
 

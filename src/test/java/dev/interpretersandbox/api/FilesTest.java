@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.interpretersandbox.isolation.StateLayout;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
@@ -25,6 +26,9 @@ import org.junit.jupiter.api.Test;
 
 @QuarkusTest
 class FilesTest {
+
+    @jakarta.inject.Inject
+    dev.interpretersandbox.config.SandboxConfig config;
 
     @TestHTTPResource("/")
     URL base;
@@ -98,7 +102,7 @@ class FilesTest {
         given().get("/files/download/-/mnt/data").then().statusCode(400);
         // gVisor keeps FIFOs made inside the sandbox to itself, so make them on the host side of
         // the workspace, as a hostile host-side process or a future runtime could.
-        Path workspace = Path.of("target/sandbox-state/sandboxes/default/workspace", dir);
+        Path workspace = StateLayout.of(config).workspace("default").resolve(dir);
         run("mkfifo", workspace.resolve("fifo").toString());
         run("mknod", workspace.resolve("null-device").toString(), "c", "1", "3");
         try {

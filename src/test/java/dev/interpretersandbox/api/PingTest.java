@@ -4,6 +4,7 @@ import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.interpretersandbox.config.SandboxConfig;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
 import java.time.Instant;
@@ -12,6 +13,9 @@ import org.junit.jupiter.api.Test;
 
 @QuarkusTest
 class PingTest {
+
+    @jakarta.inject.Inject
+    SandboxConfig config;
 
     private static Instant lastActivity() {
         JsonPath ping = given().get("/").then().statusCode(200).extract().jsonPath();
@@ -26,7 +30,9 @@ class PingTest {
         JsonPath ping = given().get("/").then().statusCode(200).extract().jsonPath();
         assertEquals("default", ping.getString("sandbox"));
         assertEquals("idle", ping.getString("state"));
-        assertEquals("runsc/ptrace", ping.getString("isolation"));
+        assertEquals(
+                config.isolation() == SandboxConfig.Isolation.PROCESS ? "process" : "runsc/ptrace",
+                ping.getString("isolation"));
         Instant first = lastActivity();
         Thread.sleep(20);
         assertEquals(first, lastActivity(), "GET / itself is not activity");
