@@ -8,6 +8,7 @@ but the workspace directory. Why not ipykernel over ZeroMQ: inside gVisor it cos
 Protocol (one JSON object per line):
   in:  {"op": "execute", "id": N, "code": "...",
         "limits": {"stream_chars": N, "display_bytes": N, "displays": N}}
+       {"op": "env", "id": N, "env": {"NAME": "value"}}  (answered with done)
   out: {"type": "ready", ...} once, then per execution any number of
        {"type": "stream", "name": "stdout"|"stderr", "text": "..."},
        {"type": "display_data", "variants": {mime: data}},
@@ -507,6 +508,10 @@ def serve(protocol_in, channel: Channel) -> None:
             request = json.loads(line)
             if request.get("op") == "execute":
                 kernel.execute(request.get("id"), str(request.get("code", "")), request.get("limits") or {})
+            elif request.get("op") == "env":
+                # POST /sandboxes "env": set before any of the sandbox's code runs.
+                os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
+                channel.send({"type": "done", "id": request.get("id")})
             else:
                 channel.send({"type": "done", "id": request.get("id")})
         except KeyboardInterrupt:

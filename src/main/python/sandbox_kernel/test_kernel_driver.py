@@ -184,6 +184,14 @@ class DriverTest(unittest.TestCase):
         self.assertEqual(65536, len(error["evalue"]))
         self.assertTrue(all(len(line) <= 65536 for line in error["traceback"]))
 
+    def test_env_op_sets_variables_for_code_and_subprocesses(self):
+        self.driver.proc.stdin.write((json.dumps({"op": "env", "id": 77, "env": {"GREETING": "hi"}}) + "\n").encode())
+        self.driver.proc.stdin.flush()
+        self.assertEqual({"type": "done", "id": 77}, json.loads(self.driver.proc.stdout.readline()))
+        events = self.driver.execute("import os, subprocess\nprint(os.environ['GREETING'])\n"
+                                     "print(subprocess.run(['sh', '-c', 'echo $GREETING'], capture_output=True, text=True).stdout)")
+        self.assertEqual("hi\nhi\n\n", text(events))
+
     def test_big_writes_are_split_into_bounded_messages(self):
         events = self.driver.execute("import sys\nsys.stdout.write('y' * 200000)")
         self.assertEqual(200000, len(text(events)))

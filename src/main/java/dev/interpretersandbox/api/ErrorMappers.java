@@ -22,7 +22,24 @@ class ErrorMappers {
 
     @ServerExceptionMapper
     Response service(ServiceException e) {
-        return error(e.status(), e.getMessage());
+        Response.ResponseBuilder response = Response.status(e.status())
+                .type(MediaType.APPLICATION_JSON_TYPE)
+                .entity(body(e));
+        if (e.retryAfterSeconds() >= 0) {
+            response.header("Retry-After", e.retryAfterSeconds());
+        }
+        return response.build();
+    }
+
+    /** {"error": message} plus the exception's details (e.g. reason and removed_at for a 410). */
+    static Object body(ServiceException e) {
+        if (e.details().isEmpty()) {
+            return new ErrorBody(e.getMessage());
+        }
+        java.util.Map<String, Object> body = new java.util.LinkedHashMap<>();
+        body.put("error", e.getMessage());
+        body.putAll(e.details());
+        return body;
     }
 
     @ServerExceptionMapper
@@ -51,7 +68,10 @@ class ErrorMappers {
     /** A route's failure as a response: a {@link ServiceException} keeps its status, anything else is a 500. */
     static void respond(RoutingContext ctx, ObjectMapper mapper, RuntimeException e) {
         if (e instanceof ServiceException service) {
-            respond(ctx, mapper, service.status(), new ErrorBody(service.getMessage()));
+            if (service.retryAfterSeconds() >= 0) {
+                ctx.response().putHeader("Retry-After", Long.toString(service.retryAfterSeconds()));
+            }
+            respond(ctx, mapper, service.status(), body(service));
         } else {
             LOG.error("unexpected failure", e);
             respond(
@@ -68,7 +88,7 @@ class ErrorMappers {
             ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
             ctx.response().endHandler(v -> ctx.request().connection().close());
         }
-        respond(ctx, mapper, e.status(), new ErrorBody(e.getMessage()));
+        respond(ctx, mapper, e);
     }
 
     /** Sends body as JSON with status, unless the response is already over (client gone). */

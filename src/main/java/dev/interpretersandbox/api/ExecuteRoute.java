@@ -1,5 +1,6 @@
 package dev.interpretersandbox.api;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.config.SandboxConfig;
@@ -21,7 +22,6 @@ import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.util.List;
-import java.util.Map;
 import org.jboss.logging.Logger;
 
 /**
@@ -44,9 +44,11 @@ class ExecuteRoute {
     private static final Logger LOG = Logger.getLogger(ExecuteRoute.class);
 
     /** The final line of a stream. */
-    record End(String status, String error) {}
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record End(String status, String error, ExecutionResult.Usage usage) {}
 
-    record ExecuteResponse(String status, List<Event> events) {}
+    /** SANDBOX.md's response; usage is an extra field. */
+    record ExecuteResponse(String status, List<Event> events, ExecutionResult.Usage usage) {}
 
     private final SandboxService sandboxes;
     private final SandboxConfig config;
@@ -61,10 +63,13 @@ class ExecuteRoute {
     }
 
     void register(@Observes Router router) {
-        router.route(PATH).order(-100).handler(this::handle);
+        router.route(PATH).order(-100).handler(ctx -> handle(ctx, null));
+        router.routeWithRegex("/sandboxes/([^/]+)/execute")
+                .order(-100)
+                .handler(ctx -> handle(ctx, ctx.pathParam("param0")));
     }
 
-    void handle(RoutingContext ctx) {
+    void handle(RoutingContext ctx, String sandboxId) {
         HttpServerRequest request = ctx.request();
         if (request.method() != HttpMethod.POST) {
             ctx.response().putHeader(HttpHeaders.ALLOW, "POST");
@@ -73,7 +78,9 @@ class ExecuteRoute {
         }
         long max = config.execute().maxRequestSize().asLongValue();
         String tooLarge = "the request body is larger than " + Sizes.human(max);
+        Sandbox sandbox;
         try {
+            sandbox = sandboxId == null ? sandboxes.defaultSandbox() : sandboxes.get(sandboxId);
             if (UploadRoute.contentLength(request.getHeader(HttpHeaders.CONTENT_LENGTH)) > max) {
                 throw new ServiceException(413, tooLarge);
             }
@@ -97,7 +104,7 @@ class ExecuteRoute {
         request.exceptionHandler(e -> refused[0] = true);
         request.endHandler(v -> {
             if (!refused[0]) {
-                start(ctx, body.getBytes());
+                start(ctx, sandbox, body.getBytes());
             }
         });
         if ("100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
@@ -106,7 +113,7 @@ class ExecuteRoute {
         request.resume();
     }
 
-    private void start(RoutingContext ctx, byte[] body) {
+    private void start(RoutingContext ctx, Sandbox sandbox, byte[] body) {
         ExecuteRequests.ExecuteRequest request;
         try {
             request = requests.parse(body);
@@ -125,7 +132,7 @@ class ExecuteRoute {
         ctx.vertx()
                 .executeBlocking(
                         () -> {
-                            run(ctx, request, format, cancellation);
+                            run(ctx, sandbox, request, format, cancellation);
                             return null;
                         },
                         false);
@@ -133,14 +140,18 @@ class ExecuteRoute {
 
     /** Runs the execution on a worker thread; every write of the response happens here, in order. */
     private void run(
-            RoutingContext ctx, ExecuteRequests.ExecuteRequest request, String format, Cancellation cancellation) {
-        Sandbox sandbox = sandboxes.defaultSandbox();
+            RoutingContext ctx,
+            Sandbox sandbox,
+            ExecuteRequests.ExecuteRequest request,
+            String format,
+            Cancellation cancellation) {
         HttpServerResponse response = ctx.response();
         if (format == null) {
             try {
                 ExecutionResult result = sandbox.execute(request.code(), request.timeout(), cancellation);
                 if (!cancellation.cancelled()) {
-                    ErrorMappers.respond(ctx, mapper, 200, new ExecuteResponse(result.status(), result.events()));
+                    ErrorMappers.respond(
+                            ctx, mapper, 200, new ExecuteResponse(result.status(), result.events(), result.usage()));
                 }
             } catch (RuntimeException e) {
                 ErrorMappers.respond(ctx, mapper, e);
@@ -149,14 +160,14 @@ class ExecuteRoute {
         }
         EventStream stream = new EventStream(response, format);
         try {
-            String status = sandbox.execute(request.code(), request.timeout(), stream, false, cancellation);
-            stream.end(new End(status, null));
+            ExecutionResult result = sandbox.execute(request.code(), request.timeout(), stream, false, cancellation);
+            stream.end(new End(result.status(), null, result.usage()));
         } catch (RuntimeException e) {
             if (!stream.started) {
                 ErrorMappers.respond(ctx, mapper, e);
             } else {
                 LOG.warnf("execution stream failed: %s", e.getMessage());
-                stream.end(new End(ExecutionResult.ERROR, e.getMessage()));
+                stream.end(new End(ExecutionResult.ERROR, e.getMessage(), null));
             }
         }
     }
@@ -212,7 +223,7 @@ class ExecuteRoute {
             if (!started) {
                 started();
             }
-            write("done", end.error() == null ? Map.of("status", end.status()) : end);
+            write("done", end);
             if (!response.closed() && !response.ended()) {
                 response.end();
             }

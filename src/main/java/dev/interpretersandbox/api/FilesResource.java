@@ -26,8 +26,11 @@ public class FilesResource {
     @GET
     @Path("/download/-/{path: .*}")
     public Response download(@PathParam("path") String path) throws IOException {
-        WorkspacePath source = WorkspacePath.parse(path);
-        Sandbox sandbox = sandboxes.defaultSandbox();
+        return download(sandboxes.defaultSandbox(), WorkspacePath.parse(path));
+    }
+
+    /** Streams a file of sandbox's workspace; shared with /sandboxes/{id}/files/download. */
+    static Response download(Sandbox sandbox, WorkspacePath source) throws IOException {
         Workspace.Download download = sandbox.download(source);
         StreamingOutput stream = output -> {
             long sent = 0;

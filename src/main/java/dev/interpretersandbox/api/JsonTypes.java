@@ -17,7 +17,8 @@ import io.quarkus.runtime.annotations.RegisterForReflection;
             ErrorBody.class,
             ExecuteRoute.ExecuteResponse.class,
             ExecuteRoute.End.class,
-            UploadRoute.Uploaded.class
+            UploadRoute.Uploaded.class,
+            dev.interpretersandbox.sandbox.ExecutionResult.Usage.class
         })
 final class JsonTypes {
     private JsonTypes() {}

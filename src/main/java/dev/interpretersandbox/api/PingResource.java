@@ -19,7 +19,13 @@ public class PingResource {
 
     /** The ping body; {@code last_activity} is the field SANDBOX.md defines, the rest is extra. */
     public record Ping(
-            Instant lastActivity, String sandbox, SandboxState state, String kernel, String isolation, Limits limits) {}
+            Instant lastActivity,
+            Instant expiresAt,
+            String sandbox,
+            SandboxState state,
+            String kernel,
+            String isolation,
+            Limits limits) {}
 
     public record Limits(long memoryBytes, double cpus, int pids, int processes, long workspaceBytes, long tmpBytes) {}
 
@@ -45,6 +51,7 @@ public class PingResource {
         SandboxConfig.Limits limits = config.limits();
         return new Ping(
                 sandbox.lastActivity(),
+                sandbox.expiresAt(),
                 sandbox.id(),
                 sandbox.state(),
                 sandbox.kernelName(),

@@ -3,6 +3,7 @@ package dev.interpretersandbox.api;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.error.ServiceException;
 import dev.interpretersandbox.files.WorkspacePath;
+import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.SandboxService;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
@@ -42,16 +43,26 @@ class UploadRoute {
     }
 
     void register(@Observes Router router) {
-        router.post(PREFIX + "/*").order(-100).handler(this::upload);
+        router.post(PREFIX + "/*").order(-100).handler(ctx -> upload(ctx, null, PREFIX));
+        router.postWithRegex(SANDBOX_PREFIX).order(-100).handler(ctx -> upload(ctx, ctx.pathParam("param0"), null));
     }
 
-    void upload(RoutingContext ctx) {
+    /** /sandboxes/{id}/files/upload/-/*path; the id is checked by the sandbox registry. */
+    static final String SANDBOX_PREFIX = "/sandboxes/([^/]+)/files/upload/-/.*";
+
+    void upload(RoutingContext ctx, String sandboxId, String prefix) {
         HttpServerRequest request = ctx.request();
         WorkspacePath path;
         long length;
+        Sandbox sandbox;
         try {
-            path = WorkspacePath.parse(decode(request.path().substring(PREFIX.length())));
+            String raw = request.path();
+            String rest = prefix != null
+                    ? raw.substring(prefix.length())
+                    : raw.substring(raw.indexOf("/files/upload/-") + 15);
+            path = WorkspacePath.parse(decode(rest));
             length = contentLength(request.getHeader(HttpHeaders.CONTENT_LENGTH));
+            sandbox = sandboxId == null ? sandboxes.defaultSandbox() : sandboxes.get(sandboxId);
         } catch (ServiceException e) {
             ErrorMappers.refuse(ctx, mapper, e);
             return;
@@ -63,9 +74,7 @@ class UploadRoute {
         }
         ctx.vertx()
                 .<Uploaded>executeBlocking(
-                        () -> new Uploaded(
-                                path.toString(), sandboxes.defaultSandbox().upload(path, body, length)),
-                        false)
+                        () -> new Uploaded(path.toString(), sandbox.upload(path, body, length)), false)
                 .onComplete(result -> {
                     body.abandon();
                     if (result.succeeded()) {

@@ -68,6 +68,8 @@ public interface SandboxConfig {
 
     Output output();
 
+    Sandboxes sandboxes();
+
     Auth auth();
 
     interface Runsc {
@@ -175,5 +177,63 @@ public interface SandboxConfig {
         /** Whether GET / needs the token too (platform health checks usually cannot send one). Defaults to false. */
         @WithDefault("false")
         boolean protectPing();
+    }
+
+    /** Many sandboxes per node: POST /sandboxes, its maxima, and the warm pool. */
+    interface Sandboxes {
+        /** Sandboxes at once, the default one and warm-pool members included; more get 503. Defaults to 200. */
+        @WithDefault("200")
+        int maxCount();
+
+        /**
+         * Sum of the memory limits of all sandboxes; a sandbox that would exceed it gets 503.
+         * Defaults to 80% of the host's memory.
+         */
+        java.util.Optional<MemorySize> memoryBudget();
+
+        /** A sandbox is removed this long after it was created, however busy. Defaults to 24h. */
+        @WithDefault("24h")
+        Duration maxLifetime();
+
+        /** A sandbox is removed once its executions took this long in total. Defaults to 4h. */
+        @WithDefault("4h")
+        Duration maxBusy();
+
+        /** Largest limits POST /sandboxes may ask for; above them 400. */
+        MaxLimits maxLimits();
+
+        Pool pool();
+    }
+
+    interface MaxLimits {
+        /** Defaults to 8G. */
+        @WithDefault("8G")
+        MemorySize memory();
+
+        /** Defaults to 2. */
+        @WithDefault("2")
+        double cpus();
+
+        /** Defaults to 1024. */
+        @WithDefault("1024")
+        int pids();
+
+        /** Defaults to 10G. */
+        @WithDefault("10G")
+        MemorySize workspaceSize();
+
+        /** Largest idle timeout a sandbox may ask for. Defaults to 24h. */
+        @WithDefault("24h")
+        Duration idleTimeout();
+    }
+
+    interface Pool {
+        /** Pre-started sandboxes with the default limits, handed out by POST /sandboxes; 0 turns it off. Defaults to 2. */
+        @WithDefault("2")
+        int size();
+
+        /** Code each pool member runs before it is handed out. Defaults to importing numpy, pandas and matplotlib. */
+        @WithDefault("import numpy, pandas, matplotlib.pyplot")
+        String preload();
     }
 }

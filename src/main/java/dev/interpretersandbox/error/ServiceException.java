@@ -21,4 +21,14 @@ public class ServiceException extends RuntimeException {
     public int status() {
         return status;
     }
+
+    /** Seconds a client should wait before retrying (503 at capacity), or -1: no Retry-After header. */
+    public long retryAfterSeconds() {
+        return -1;
+    }
+
+    /** Extra fields of the error body besides "error" (e.g. why and when a sandbox was removed). */
+    public java.util.Map<String, Object> details() {
+        return java.util.Map.of();
+    }
 }

@@ -83,6 +83,7 @@ public class Cgroups {
                 Path cpu = Files.createDirectories(dir("cpu", leaf));
                 write(cpu.resolve("cpu.cfs_period_us"), period);
                 write(cpu.resolve("cpu.cfs_quota_us"), quota);
+                Files.createDirectories(dir("cpuacct", leaf)); // CPU time for the usage report
                 write(Files.createDirectories(dir("pids", leaf)).resolve("pids.max"), pids);
             }
             return true;
@@ -105,7 +106,7 @@ public class Cgroups {
     /** Process mode: moves a process (and so its future children) into the container's cgroup. */
     public void join(String containerId, long pid) throws IOException {
         String leaf = pathFor(containerId);
-        for (String controller : unified() ? List.of("memory") : List.of("memory", "cpu", "pids")) {
+        for (String controller : unified() ? List.of("memory") : List.of("memory", "cpu", "cpuacct", "pids")) {
             write(dir(controller, leaf).resolve("cgroup.procs"), pid);
         }
     }
@@ -128,6 +129,41 @@ public class Cgroups {
 
     private static void write(Path file, long value) throws IOException {
         Files.writeString(file, Long.toString(value));
+    }
+
+    /** Memory a container's cgroup tree uses now. */
+    public Optional<Long> memoryUsage(String containerId) {
+        String parent = base() + "/" + containerId;
+        return readLong(dir("memory", parent).resolve(unified() ? "memory.current" : "memory.usage_in_bytes"));
+    }
+
+    /** v1 lets the peak be reset by writing 0; v2's memory.peak only on recent kernels. Best effort. */
+    public void resetPeakMemory(String containerId) {
+        String parent = base() + "/" + containerId;
+        Path file = dir("memory", parent).resolve(unified() ? "memory.peak" : "memory.max_usage_in_bytes");
+        try {
+            Files.writeString(file, unified() ? "reset" : "0");
+        } catch (IOException e) {
+            // not resettable here: the peak then counts from the kernel's start
+        }
+    }
+
+    /** CPU time of a container's whole cgroup tree (v1 cpuacct.usage, v2 cpu.stat usage_usec). */
+    public Optional<Long> cpuNanos(String containerId) {
+        String parent = base() + "/" + containerId;
+        if (!unified()) {
+            return readLong(dir("cpuacct", parent).resolve("cpuacct.usage"));
+        }
+        try {
+            for (String line : Files.readAllLines(dir("cpu", parent).resolve("cpu.stat"))) {
+                if (line.startsWith("usage_usec ")) {
+                    return Optional.of(Long.parseLong(line.substring(11).strip()) * 1000);
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // no cgroup
+        }
+        return Optional.empty();
     }
 
     /** Removes a container's cgroups in every hierarchy; missing ones are fine. */

@@ -67,6 +67,21 @@ abstract class ChildKernel implements KernelHandle {
     }
 
     @Override
+    public void resetPeakMemory() {
+        cgroups.resetPeakMemory(containerId);
+    }
+
+    @Override
+    public Optional<Long> memoryBytes() {
+        return cgroups.memoryUsage(containerId);
+    }
+
+    @Override
+    public Optional<Long> cpuNanos() {
+        return cgroups.cpuNanos(containerId);
+    }
+
+    @Override
     public String deathCause() {
         try {
             process.waitFor(2, TimeUnit.SECONDS);

@@ -16,8 +16,8 @@ final class KernelEnvironment {
     }
 
     /** Variables for a kernel whose workspace is home and whose private scratch space is scratch. */
-    static Map<String, String> variables(SandboxConfig config, String home, String scratch) {
-        int threads = Math.max(1, (int) Math.ceil(config.limits().cpus()));
+    static Map<String, String> variables(double cpus, String home, String scratch) {
+        int threads = Math.max(1, (int) Math.ceil(cpus));
         Map<String, String> env = new LinkedHashMap<>();
         env.put("PATH", "/usr/local/bin:/usr/bin:/bin");
         env.put("HOME", home);

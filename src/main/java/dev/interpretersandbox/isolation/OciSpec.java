@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.interpretersandbox.config.SandboxConfig;
+import dev.interpretersandbox.kernel.KernelLimits;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -23,7 +24,7 @@ public final class OciSpec {
 
     private OciSpec() {}
 
-    public static ObjectNode build(ObjectMapper mapper, SandboxConfig config, Inputs in) {
+    public static ObjectNode build(ObjectMapper mapper, SandboxConfig config, Inputs in, KernelLimits own) {
         SandboxConfig.Limits limits = config.limits();
         ObjectNode spec = mapper.createObjectNode();
         spec.put("ociVersion", "1.0.2");
@@ -45,19 +46,20 @@ public final class OciSpec {
                 .add("frozen_modules=on")
                 .add(RootFs.DRIVER_IN_SANDBOX);
         ArrayNode env = process.putArray("env");
-        KernelEnvironment.variables(config, "/mnt/data", "/tmp").forEach((name, value) -> env.add(name + "=" + value));
+        KernelEnvironment.variables(own.cpus(), "/mnt/data", "/tmp")
+                .forEach((name, value) -> env.add(name + "=" + value));
         process.put("cwd", "/mnt/data");
         ObjectNode caps = process.putObject("capabilities");
         for (String set : List.of("bounding", "effective", "inheritable", "permitted", "ambient")) {
             caps.putArray(set);
         }
-        long memory = limits.memory().asLongValue();
+        long memory = own.memoryBytes();
         ArrayNode rlimits = process.putArray("rlimits");
         // NPROC: a fork bomb gets EAGAIN from the sentry long before the cgroup pids limit kills the sandbox.
         rlimit(rlimits, "RLIMIT_NPROC", limits.processes());
         // AS below the memory limit: big allocations raise MemoryError instead of killing the sandbox.
         rlimit(rlimits, "RLIMIT_AS", addressSpaceLimit(memory));
-        rlimit(rlimits, "RLIMIT_FSIZE", limits.workspaceSize().asLongValue());
+        rlimit(rlimits, "RLIMIT_FSIZE", own.workspaceBytes());
         rlimit(rlimits, "RLIMIT_NOFILE", limits.openFiles());
         rlimit(rlimits, "RLIMIT_CORE", 0);
         process.put("noNewPrivileges", true);
@@ -92,9 +94,9 @@ public final class OciSpec {
         linux.put("cgroupsPath", in.cgroupsPath());
         ObjectNode resources = linux.putObject("resources");
         resources.putObject("memory").put("limit", memory);
-        resources.putObject("pids").put("limit", limits.pids());
+        resources.putObject("pids").put("limit", own.pids());
         long period = 100_000;
-        resources.putObject("cpu").put("period", period).put("quota", Math.round(limits.cpus() * period));
+        resources.putObject("cpu").put("period", period).put("quota", Math.round(own.cpus() * period));
         return spec;
     }
 

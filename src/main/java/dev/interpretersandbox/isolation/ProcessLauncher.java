@@ -5,6 +5,7 @@ import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.kernel.KernelChannel;
 import dev.interpretersandbox.kernel.KernelHandle;
 import dev.interpretersandbox.kernel.KernelLauncher;
+import dev.interpretersandbox.kernel.KernelLimits;
 import dev.interpretersandbox.kernel.KernelStartException;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Typed;
@@ -50,12 +51,12 @@ public class ProcessLauncher implements KernelLauncher {
      * sandboxes (and, unprivileged, the service's own threads). The cgroup's pids limit is the
      * fork-bomb fence instead: fork() gets EAGAIN there.
      */
-    List<String> command(boolean root) {
+    List<String> command(boolean root, KernelLimits own) {
         SandboxConfig.Limits limits = config.limits();
         List<String> command = new ArrayList<>(List.of(
                 "prlimit",
-                "--as=" + OciSpec.addressSpaceLimit(limits.memory().asLongValue()),
-                "--fsize=" + limits.workspaceSize().asLongValue(),
+                "--as=" + OciSpec.addressSpaceLimit(own.memoryBytes()),
+                "--fsize=" + own.workspaceBytes(),
                 "--nofile=" + limits.openFiles(),
                 "--core=0"));
         command.add("--");
@@ -76,15 +77,14 @@ public class ProcessLauncher implements KernelLauncher {
     }
 
     @Override
-    public KernelHandle launch(String sandboxId, Path workspace) {
+    public KernelHandle launch(String sandboxId, Path workspace, KernelLimits limits) {
         String containerId = sandboxId + "-" + sequence.incrementAndGet();
         Path log = layout.log(sandboxId, containerId);
         Path scratch = layout.scratch(sandboxId, containerId);
         boolean root = Identity.root();
-        long memory = config.limits().memory().asLongValue();
+        long memory = limits.memoryBytes();
         long started = System.nanoTime();
-        boolean limited = cgroups.create(
-                containerId, memory, config.limits().cpus(), config.limits().pids());
+        boolean limited = cgroups.create(containerId, memory, limits.cpus(), limits.pids());
         Process process;
         try {
             Files.createDirectories(log.getParent());
@@ -93,11 +93,12 @@ public class ProcessLauncher implements KernelLauncher {
                     scratch, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             Files.setAttribute(scratch, "unix:uid", Identity.kernelUid(config));
             Files.setAttribute(scratch, "unix:gid", Identity.kernelUid(config));
-            ProcessBuilder builder = new ProcessBuilder(command(root))
+            ProcessBuilder builder = new ProcessBuilder(command(root, limits))
                     .directory(workspace.toFile())
                     .redirectError(log.toFile());
             builder.environment().clear();
-            builder.environment().putAll(KernelEnvironment.variables(config, workspace.toString(), scratch.toString()));
+            builder.environment()
+                    .putAll(KernelEnvironment.variables(limits.cpus(), workspace.toString(), scratch.toString()));
             process = builder.start();
         } catch (IOException e) {
             cgroups.remove(containerId);

@@ -5,6 +5,7 @@ import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.kernel.KernelChannel;
 import dev.interpretersandbox.kernel.KernelHandle;
 import dev.interpretersandbox.kernel.KernelLauncher;
+import dev.interpretersandbox.kernel.KernelLimits;
 import dev.interpretersandbox.kernel.KernelStartException;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Typed;
@@ -45,7 +46,7 @@ public class RunscLauncher implements KernelLauncher {
     // container (cgroup still being removed); a second failure is reported with its diagnosis.
     @Override
     @Retry(maxRetries = 1, delay = 250, delayUnit = ChronoUnit.MILLIS, retryOn = KernelStartException.class)
-    public KernelHandle launch(String sandboxId, Path workspace) {
+    public KernelHandle launch(String sandboxId, Path workspace, KernelLimits limits) {
         String containerId = sandboxId + "-" + sequence.incrementAndGet();
         Path bundle = layout.bundle(sandboxId, containerId);
         Path log = layout.log(sandboxId, containerId);
@@ -65,7 +66,7 @@ public class RunscLauncher implements KernelLauncher {
                             rootFs.presentEtcBinds(),
                             workspace,
                             cgroups.pathFor(containerId)));
-            mapper.writeValue(bundle.resolve("config.json").toFile(), OciSpec.build(mapper, config, inputs));
+            mapper.writeValue(bundle.resolve("config.json").toFile(), OciSpec.build(mapper, config, inputs, limits));
             process = new ProcessBuilder(runsc.runCommand(bundle, containerId))
                     .redirectError(log.toFile())
                     .start();
@@ -74,15 +75,8 @@ public class RunscLauncher implements KernelLauncher {
                     "cannot start runsc (" + config.runsc().path() + "): " + e.getMessage(), e);
         }
         KernelChannel channel = new KernelChannel(mapper, process, containerId, KernelEnvironment.maxLine(config));
-        RunscKernel kernel = new RunscKernel(
-                containerId,
-                process,
-                channel,
-                runsc,
-                cgroups,
-                bundle,
-                log,
-                config.limits().memory().asLongValue());
+        RunscKernel kernel =
+                new RunscKernel(containerId, process, channel, runsc, cgroups, bundle, log, limits.memoryBytes());
         kernel.awaitReady(started, config.kernel().startTimeout());
         return kernel;
     }

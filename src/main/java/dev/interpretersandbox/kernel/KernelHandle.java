@@ -23,8 +23,21 @@ public interface KernelHandle {
     /** Why the kernel ended, once it has: exit status and, when detected, out of memory. */
     String deathCause();
 
-    /** Peak memory use of the whole sandbox so far, when known. */
+    /** Peak memory use of the whole sandbox since start or the last {@link #resetPeakMemory}, when known. */
     Optional<Long> peakMemory();
+
+    /** Starts a new peak-memory measurement (one per execution), where the cgroup allows it. */
+    default void resetPeakMemory() {}
+
+    /** Memory the whole sandbox uses now, when known. */
+    default Optional<Long> memoryBytes() {
+        return Optional.empty();
+    }
+
+    /** CPU time the whole sandbox used so far, when known. */
+    default Optional<Long> cpuNanos() {
+        return Optional.empty();
+    }
 
     /** Stops the kernel and removes everything it left on the host; errors are logged, not thrown. */
     void destroy();

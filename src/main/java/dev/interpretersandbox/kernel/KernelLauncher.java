@@ -6,5 +6,5 @@ import java.nio.file.Path;
 public interface KernelLauncher {
 
     /** Blocks until the driver said it is ready; throws {@link KernelStartException} with a diagnosis otherwise. */
-    KernelHandle launch(String sandboxId, Path workspace);
+    KernelHandle launch(String sandboxId, Path workspace, KernelLimits limits);
 }

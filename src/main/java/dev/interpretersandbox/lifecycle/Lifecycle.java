@@ -74,6 +74,9 @@ class Lifecycle {
                                             layout.root()
                                         }));
         sweep(layout);
+        if (runtime.problem() == null) {
+            sandboxes.startPool();
+        }
     }
 
     /** Uploads stage new directories under the state directory and rename them into place. */

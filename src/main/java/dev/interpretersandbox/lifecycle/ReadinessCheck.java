@@ -7,7 +7,7 @@ import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
 
-/** Ready while runsc and the kernel runtime are usable and the default sandbox is not broken. */
+/** Ready while the kernel runtime is usable, the default sandbox is not broken and the warm pool can start sandboxes. */
 @Readiness
 @ApplicationScoped
 class ReadinessCheck implements HealthCheck {
@@ -31,10 +31,14 @@ class ReadinessCheck implements HealthCheck {
         if (problem == null && sandbox.state() == SandboxState.BROKEN) {
             problem = sandbox.startFailure();
         }
+        if (problem == null) {
+            problem = sandboxes.poolProblem();
+        }
         return HealthCheckResponse.named("sandbox-runtime")
                 .status(problem == null)
                 .withData("runsc", String.valueOf(runtime.runscVersion()))
                 .withData("problem", problem == null ? "none" : problem)
+                .withData("warm_pool_ready", sandboxes.poolReady())
                 .build();
     }
 }

@@ -5,7 +5,11 @@ import io.quarkus.scheduler.Scheduled;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Instant;
 
-/** Tears down sandboxes idle for longer than {@code sandbox.idle-timeout}. */
+/**
+ * Tears down sandboxes that expired (idle timeout, maximum lifetime, maximum busy time), and
+ * watches for kernels that died while idle (killed from outside), so their runsc state, cgroups
+ * and bundles are cleaned up within seconds instead of at the next call.
+ */
 @ApplicationScoped
 class Reaper {
 
@@ -21,6 +25,11 @@ class Reaper {
             delayed = "${sandbox.reaper-interval:30s}",
             concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void reap() {
-        sandboxes.reapIdle(Instant.now());
+        sandboxes.reapExpired(Instant.now());
+    }
+
+    @Scheduled(every = "1s", delayed = "1s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    void watchKernels() {
+        sandboxes.checkKernels();
     }
 }

@@ -20,6 +20,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
@@ -52,14 +53,25 @@ public final class Sandbox {
     private final AtomicInteger transfers = new AtomicInteger();
     private final AtomicLong executions = new AtomicLong();
 
+    private volatile SandboxSpec spec;
+    private final AtomicLong busyNanos = new AtomicLong();
+    private volatile Instant createdAt = Instant.now();
     private volatile Instant lastActivity = Instant.now();
+    private volatile String crashNotice;
+    private volatile boolean restartRequested;
     private volatile KernelHandle kernel;
     private volatile SandboxState state = SandboxState.STOPPED;
     private volatile String startFailure;
 
     public Sandbox(
-            String id, SandboxConfig config, KernelLauncher launcher, Workspace workspace, SandboxMetrics metrics) {
+            String id,
+            SandboxSpec spec,
+            SandboxConfig config,
+            KernelLauncher launcher,
+            Workspace workspace,
+            SandboxMetrics metrics) {
         this.id = id;
+        this.spec = spec;
         this.metrics = metrics;
         this.config = config;
         this.launcher = launcher;
@@ -96,8 +108,8 @@ public final class Sandbox {
     /** Runs code and collects its events, coalesced, as SANDBOX.md's plain JSON response has them. */
     public ExecutionResult execute(String code, Duration timeout, Cancellation cancellation) {
         List<Event> events = new ArrayList<>();
-        String status = execute(code, timeout, events::add, true, cancellation);
-        return new ExecutionResult(status, events);
+        ExecutionResult result = execute(code, timeout, events::add, true, cancellation);
+        return new ExecutionResult(result.status(), events, result.usage());
     }
 
     /**
@@ -105,9 +117,9 @@ public final class Sandbox {
      * and passes each event to listener as it happens; returns the status. With coalesce, output
      * of one stream is passed on in one piece until something else happens (see {@link
      * OutputGuard}). Cancelling interrupts the code like a timeout does; the status is then
-     * {@value ExecutionResult#CANCELLED}.
+     * {@value ExecutionResult#CANCELLED}. The result's events are empty: they went to listener.
      */
-    public String execute(
+    public ExecutionResult execute(
             String code, Duration timeout, ExecutionListener listener, boolean coalesce, Cancellation cancellation) {
         if (queued.incrementAndGet() > config.execute().queueSize() + 1) {
             queued.decrementAndGet();
@@ -125,16 +137,28 @@ public final class Sandbox {
         }
         try {
             if (cancellation.cancelled()) {
-                return ExecutionResult.CANCELLED; // the caller left while it waited in the queue
+                // the caller left while it waited in the queue
+                return new ExecutionResult(
+                        ExecutionResult.CANCELLED, List.of(), new ExecutionResult.Usage(0, null, null));
             }
             touch();
             KernelHandle current = ensureKernel();
+            String notice = crashNotice;
             state = SandboxState.BUSY;
             Map<String, Workspace.Stamp> before = workspace.snapshot(MAX_TRACKED_FILES);
             OutputGuard guard = new OutputGuard(config.output(), listener, coalesce);
             listener.started();
+            if (notice != null) {
+                crashNotice = null;
+                guard.add(Event.error(Instant.now(), "KernelDied", notice, List.of()));
+            }
+            current.resetPeakMemory();
+            Optional<Long> cpuBefore = current.cpuNanos();
             long started = System.nanoTime();
             String status = run(current, code, timeout, guard, cancellation);
+            long elapsed = System.nanoTime() - started;
+            busyNanos.addAndGet(elapsed);
+            ExecutionResult.Usage usage = usage(current, elapsed, cpuBefore);
             guard.finish();
             Instant now = Instant.now();
             Map<String, Workspace.Stamp> after = workspace.snapshot(MAX_TRACKED_FILES);
@@ -143,8 +167,8 @@ public final class Sandbox {
                     .sorted(Map.Entry.comparingByKey())
                     .forEach(e -> listener.event(
                             Event.file(now, e.getKey(), e.getValue().size())));
-            metrics.executed(status, Duration.ofNanos(System.nanoTime() - started));
-            return status;
+            metrics.executed(status, Duration.ofNanos(elapsed));
+            return new ExecutionResult(status, List.of(), usage);
         } finally {
             state = kernel == null
                     ? (startFailure == null ? SandboxState.STOPPED : SandboxState.BROKEN)
@@ -161,14 +185,16 @@ public final class Sandbox {
             return current;
         }
         if (current != null) {
-            LOG.warnf("kernel %s of sandbox %s died while idle: %s", current.name(), id, current.deathCause());
-            discardKernel();
-            metrics.kernelRestarted(RestartCause.DIED_IDLE);
+            discardDeadKernel(current);
         }
         state = SandboxState.STARTING;
         try {
             workspace.create();
-            kernel = launcher.launch(id, workspace.root());
+            KernelHandle fresh = launcher.launch(id, workspace.root(), spec.limits());
+            if (!spec.env().isEmpty()) {
+                applyEnvironment(fresh);
+            }
+            kernel = fresh;
             startFailure = null;
             return kernel;
         } catch (KernelStartException | java.io.UncheckedIOException e) {
@@ -277,7 +303,7 @@ public final class Sandbox {
 
     private String died(OutputGuard guard) {
         KernelHandle current = kernel;
-        String cause = current == null ? "unknown" : current.deathCause();
+        String cause = restartRequested ? "restarted by request" : current == null ? "unknown" : current.deathCause();
         LOG.warnf("kernel of sandbox %s died during an execution: %s", id, cause);
         discardKernel();
         metrics.kernelRestarted(cause.startsWith("out of memory") ? RestartCause.OUT_OF_MEMORY : RestartCause.DIED);
@@ -298,18 +324,197 @@ public final class Sandbox {
         }
     }
 
+    /**
+     * A kernel that died while no execution ran (killed from outside, crashed): tear it down now,
+     * and tell the next execution, which starts a fresh one. Called with the execution lock held.
+     */
+    private void discardDeadKernel(KernelHandle dead) {
+        String cause = dead.deathCause();
+        LOG.warnf("kernel %s of sandbox %s died while idle: %s", dead.name(), id, cause);
+        discardKernel();
+        metrics.kernelRestarted(RestartCause.DIED_IDLE);
+        crashNotice = "the sandbox's kernel died while idle (" + cause + "); this execution runs in a fresh"
+                + " kernel: variables and imports were lost, files in /mnt/data are kept";
+    }
+
+    /**
+     * The crash watcher's check: tears down a kernel found dead while idle, so runsc state,
+     * cgroups and bundle do not wait for the next call. Returns whether it found one.
+     */
+    public boolean reapDeadKernel() {
+        KernelHandle current = kernel;
+        if (current == null || current.alive() || !executionLock.tryLock()) {
+            return false;
+        }
+        try {
+            if (kernel != current) {
+                return false;
+            }
+            discardDeadKernel(current);
+            state = SandboxState.STOPPED;
+            return true;
+        } finally {
+            executionLock.unlock();
+        }
+    }
+
+    /** Extra environment (POST /sandboxes "env"): set in the kernel's os.environ before any code runs. */
+    private void applyEnvironment(KernelHandle fresh) {
+        var channel = fresh.channel();
+        try {
+            var request = channel.request("env").put("id", -1);
+            var env = request.putObject("env");
+            spec.env().forEach(env::put);
+            channel.send(request);
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            KernelMessage message;
+            while ((message = channel.next(deadline - System.nanoTime())) != null && !message.endOfStream()) {
+                if (isDone(message, -1)) {
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            // fall through: the kernel is unusable
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        fresh.destroy();
+        throw new KernelStartException("the kernel did not take its environment variables");
+    }
+
+    private ExecutionResult.Usage usage(KernelHandle current, long elapsedNanos, Optional<Long> cpuBefore) {
+        Optional<Long> cpuAfter = current.cpuNanos();
+        Double cpuMs = cpuBefore.isPresent() && cpuAfter.isPresent()
+                ? Math.max(0, cpuAfter.get() - cpuBefore.get()) / 1_000_000.0
+                : null;
+        return new ExecutionResult.Usage(
+                elapsedNanos / 1_000_000.0, cpuMs, current.peakMemory().orElse(null));
+    }
+
+    /** POST /sandboxes/{id}/interrupt: SIGINT to the running code, as Ctrl-C would; a no-op when idle. */
+    public boolean interrupt() {
+        KernelHandle current = kernel;
+        if (current == null || state != SandboxState.BUSY) {
+            return false;
+        }
+        current.interrupt();
+        return true;
+    }
+
+    /**
+     * POST /sandboxes/{id}/restart: a fresh kernel for the next execution. A running execution
+     * ends at once with a KernelDied event; files in /mnt/data are kept.
+     */
+    public void restart() {
+        restartRequested = true;
+        KernelHandle current = kernel;
+        if (current != null) {
+            current.destroy(); // wakes a running execution with end-of-stream
+        }
+        executionLock.lock();
+        try {
+            discardKernel();
+            restartRequested = false;
+            crashNotice = null;
+            state = SandboxState.STOPPED;
+            touch();
+        } finally {
+            executionLock.unlock();
+        }
+    }
+
+    /** Memory the sandbox uses now (its cgroup), when it runs and that is known. */
+    public Optional<Long> memoryBytes() {
+        KernelHandle current = kernel;
+        return current == null ? Optional.empty() : current.memoryBytes();
+    }
+
+    public SandboxSpec spec() {
+        return spec;
+    }
+
+    public Instant createdAt() {
+        return createdAt;
+    }
+
+    /** Total time this sandbox spent executing. */
+    public Duration busy() {
+        return Duration.ofNanos(busyNanos.get());
+    }
+
+    /** When the reaper will remove it if nothing happens: idle timeout or maximum lifetime, the earlier. */
+    public Instant expiresAt() {
+        Instant idle = lastActivity.plus(spec.idleTimeout());
+        Instant lifetime = createdAt.plus(config.sandboxes().maxLifetime());
+        return idle.isBefore(lifetime) ? idle : lifetime;
+    }
+
+    /** Why the reaper should remove it now, or null: idle, too old, or out of busy time. */
+    String expiry(Instant now) {
+        if (!lastActivity.plus(spec.idleTimeout()).isAfter(now)) {
+            return "idle for longer than " + spec.idleTimeout().toSeconds() + " s";
+        }
+        if (!createdAt.plus(config.sandboxes().maxLifetime()).isAfter(now)) {
+            return "older than its maximum lifetime of "
+                    + config.sandboxes().maxLifetime().toSeconds() + " s";
+        }
+        if (busyNanos.get() >= config.sandboxes().maxBusy().toNanos()) {
+            return "busy for longer than its maximum of "
+                    + config.sandboxes().maxBusy().toSeconds() + " s";
+        }
+        return null;
+    }
+
+    /** Pool members: runs the preload code; throws {@link KernelStartException} when it fails. */
+    void warm(String code, Duration timeout) {
+        List<String> errors = new ArrayList<>();
+        ExecutionResult result = execute(
+                code,
+                timeout,
+                event -> {
+                    if (event.type().equals("error")) {
+                        errors.add(String.valueOf(event.data()));
+                    }
+                },
+                true,
+                new Cancellation());
+        if (!result.status().equals(ExecutionResult.OK) || !errors.isEmpty()) {
+            throw new KernelStartException("the preload code failed (" + result.status() + "): " + errors);
+        }
+    }
+
+    /**
+     * A warm-pool member handed out with its requested spec (same limits, so the running kernel
+     * fits): its environment is applied, and its lifetime and idle clock start now.
+     */
+    void assigned(SandboxSpec requested) {
+        executionLock.lock();
+        try {
+            spec = requested;
+            KernelHandle current = kernel;
+            if (!requested.env().isEmpty() && current != null) {
+                applyEnvironment(current);
+            }
+            createdAt = Instant.now();
+            busyNanos.set(0);
+            touch();
+        } finally {
+            executionLock.unlock();
+        }
+    }
+
     /** Streams an upload into the workspace (see {@link Workspace#upload}). */
     public long upload(WorkspacePath path, InputStream body, long contentLength) throws IOException {
         transfers.incrementAndGet();
         try {
             touch();
             workspace.create();
-            long room = config.limits().workspaceSize().asLongValue() - workspace.usage();
+            long room = spec.limits().workspaceBytes() - workspace.usage();
             if (contentLength > room) {
                 throw new ServiceException(
                         413,
                         "the file does not fit in the workspace: " + Sizes.human(Math.max(0, room)) + " free of "
-                                + Sizes.human(config.limits().workspaceSize().asLongValue()));
+                                + Sizes.human(spec.limits().workspaceBytes()));
             }
             long written = workspace.upload(path, body, room);
             metrics.uploaded(written);
@@ -339,33 +544,37 @@ public final class Sandbox {
     }
 
     /**
-     * Tears the sandbox down if it has been idle since before cutoff and nothing is in flight.
-     * Returns whether it did. The workspace goes too: the next call starts fresh.
+     * Tears the sandbox down if it has expired (see {@link #expiry}) and nothing is in flight: never
+     * in the middle of a call or a transfer. Returns why it did, or null. The workspace goes too.
      */
-    public boolean reapIfIdle(Instant cutoff) {
+    public String reapIfExpired(Instant now) {
         if (!executionLock.tryLock()) {
-            return false;
+            return null;
         }
         try {
-            if (transfers.get() > 0 || !lastActivity.isBefore(cutoff)) {
-                return false;
+            String reason = expiry(now);
+            if (transfers.get() > 0 || queued.get() > 0 || reason == null) {
+                return null;
             }
             boolean hasState = kernel != null || java.nio.file.Files.exists(workspace.root());
             if (!hasState) {
-                return false;
+                return null;
             }
             stop();
-            return true;
+            return reason;
         } finally {
             executionLock.unlock();
         }
     }
 
-    /** Stops the kernel and deletes the workspace. */
+    /** Stops the kernel and deletes the workspace; a later call starts afresh, clocks included. */
     public void stop() {
         executionLock.lock();
         try {
             discardKernel();
+            createdAt = Instant.now();
+            busyNanos.set(0);
+            crashNotice = null;
             try {
                 workspace.delete();
             } catch (RuntimeException e) {

@@ -40,11 +40,18 @@ class OpenApiTest {
 
     @Test
     void everyEndpointIsDescribedWithAnExampleForEveryJsonResponse() {
-        Map<String, String> operations = Map.of(
-                "/", "get",
-                "/execute", "post",
-                "/files/upload/-/{path}", "post",
-                "/files/download/-/{path}", "get");
+        Map<String, String> operations = Map.ofEntries(
+                Map.entry("/", "get"),
+                Map.entry("/execute", "post"),
+                Map.entry("/files/upload/-/{path}", "post"),
+                Map.entry("/files/download/-/{path}", "get"),
+                Map.entry("/sandboxes", "post"),
+                Map.entry("/sandboxes/{id}", "get"),
+                Map.entry("/sandboxes/{id}/execute", "post"),
+                Map.entry("/sandboxes/{id}/files/upload/-/{path}", "post"),
+                Map.entry("/sandboxes/{id}/files/download/-/{path}", "get"),
+                Map.entry("/sandboxes/{id}/interrupt", "post"),
+                Map.entry("/sandboxes/{id}/restart", "post"));
         assertEquals(operations.keySet(), fieldNames(doc.path("paths")));
         operations.forEach((path, method) -> {
             JsonNode responses = doc.path("paths").path(path).path(method).path("responses");
@@ -97,6 +104,22 @@ class OpenApiTest {
                         org.hamcrest.Matchers.equalTo(example("/files/download/-/{path}", "get", "403")
                                 .path("error")
                                 .asText()));
+        given().get("/sandboxes/sb-0000000000000000")
+                .then()
+                .statusCode(404)
+                .body(
+                        "error",
+                        org.hamcrest.Matchers.equalTo(
+                                doc.at("/components/responses/NoSandbox/content/application~1json/example/error")
+                                        .asText()));
+        given().get("/sandboxes/Bad")
+                .then()
+                .statusCode(400)
+                .body(
+                        "error",
+                        org.hamcrest.Matchers.equalTo(
+                                doc.at("/components/responses/BadId/content/application~1json/example/error")
+                                        .asText()));
         given().get("/execute")
                 .then()
                 .statusCode(405)
@@ -119,6 +142,12 @@ class OpenApiTest {
                 .post("/execute")
                 .asString());
         assertEquals(fieldNames(doc.at("/components/schemas/ExecuteResponse/properties")), fieldNames(real));
+        assertEquals(fieldNames(doc.at("/components/schemas/Usage/properties")), fieldNames(real.path("usage")));
+        JsonNode created = JSON.readTree(
+                given().post("/sandboxes").then().statusCode(201).extract().asString());
+        assertEquals(fieldNames(doc.at("/components/schemas/SandboxInfo/properties")), fieldNames(created));
+        assertEquals(fieldNames(doc.at("/components/schemas/SandboxInfo/example")), fieldNames(created));
+        given().delete("/sandboxes/" + created.path("id").asText()).then().statusCode(204);
         Set<String> seen = new HashSet<>();
         for (JsonNode event : real.path("events")) {
             String type = event.path("type").asText();

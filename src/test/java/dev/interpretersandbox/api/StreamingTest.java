@@ -1,6 +1,7 @@
 package dev.interpretersandbox.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -66,7 +67,10 @@ class StreamingTest {
                 "the first line came while the cell still slept, "
                         + Duration.ofNanos(lastAt - firstAt).toMillis() + " ms before the end");
         assertEquals("last\n", rest.get(0).path("data").path("text").asText());
-        assertEquals("{\"status\":\"ok\"}", rest.get(rest.size() - 1).toString());
+        JsonNode end = rest.get(rest.size() - 1);
+        assertEquals("ok", end.path("status").asText());
+        assertTrue(end.path("usage").path("wall_ms").asDouble() > 2000, "usage comes with the status: " + end);
+        assertFalse(end.has("type"), "the last line is the status, not an event");
     }
 
     @Test

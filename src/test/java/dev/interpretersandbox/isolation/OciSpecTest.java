@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.config.SandboxConfig;
+import dev.interpretersandbox.kernel.KernelLimits;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.quarkus.runtime.configuration.MemorySizeConverter;
 import io.smallrye.config.SmallRyeConfig;
@@ -48,7 +49,8 @@ class OciSpecTest {
                         true,
                         List.of("fonts"),
                         Path.of("/s/ws"),
-                        "/x/kernel"));
+                        "/x/kernel"),
+                KernelLimits.defaults(config));
         assertEquals("/s/rootfs", spec.at("/root/path").asText());
         assertTrue(spec.at("/root/readonly").asBoolean());
         assertTrue(destinations(spec)
@@ -69,7 +71,8 @@ class OciSpecTest {
                         false,
                         List.of(),
                         Path.of("/s/ws"),
-                        "/x/kernel"));
+                        "/x/kernel"),
+                KernelLimits.defaults(config));
         assertEquals("/var/lib/sandbox-rootfs", spec.at("/root/path").asText());
         assertFalse(destinations(spec).contains("/usr"), destinations(spec).toString());
         assertTrue(destinations(spec).containsAll(List.of("/mnt/data", "/opt/sandbox/kernel_driver.py")));
@@ -79,14 +82,14 @@ class OciSpecTest {
     void processModeRunsTheDriverUnderPrlimitSetprivAndSetsid() {
         SandboxConfig config = config(Map.of("sandbox.isolation", "process"));
         ProcessLauncher launcher = new ProcessLauncher(config, new ObjectMapper(), null);
-        List<String> asRoot = launcher.command(true);
+        List<String> asRoot = launcher.command(true, KernelLimits.defaults(config));
         assertEquals("prlimit", asRoot.get(0));
         assertTrue(asRoot.contains("--as=" + (1L << 30) / 100 * 85), asRoot.toString());
         assertTrue(asRoot.containsAll(List.of("--reuid=10001", "--regid=10001", "--clear-groups", "--inh-caps=-all")));
         assertTrue(asRoot.indexOf("setsid") < asRoot.indexOf("/usr/bin/python3"));
         assertTrue(
                 asRoot.stream().noneMatch(a -> a.startsWith("--nproc")), "NPROC would count other sandboxes' threads");
-        List<String> unprivileged = launcher.command(false);
+        List<String> unprivileged = launcher.command(false, KernelLimits.defaults(config));
         assertTrue(unprivileged.stream().noneMatch(a -> a.startsWith("--reuid")), "cannot change user without root");
         assertTrue(unprivileged.contains("--no-new-privs"));
     }

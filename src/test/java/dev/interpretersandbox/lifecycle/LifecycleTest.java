@@ -9,6 +9,7 @@ import dev.interpretersandbox.isolation.RunscClient;
 import dev.interpretersandbox.isolation.RunscLauncher;
 import dev.interpretersandbox.isolation.StateLayout;
 import dev.interpretersandbox.kernel.KernelHandle;
+import dev.interpretersandbox.kernel.KernelLimits;
 import dev.interpretersandbox.sandbox.Cancellation;
 import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.SandboxService;
@@ -71,7 +72,7 @@ class LifecycleTest {
         Files.createDirectories(workspace);
         Files.writeString(workspace.resolve("left-behind.txt"), "x");
         // A kernel we "forget", as a service killed with -9 would.
-        KernelHandle orphan = launcher.launch("orphan", workspace);
+        KernelHandle orphan = launcher.launch("orphan", workspace, KernelLimits.defaults(config));
         String id = orphan.name();
         assertTrue(runsc.list().contains(id));
 

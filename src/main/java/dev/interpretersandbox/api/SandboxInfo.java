@@ -1,0 +1,41 @@
+package dev.interpretersandbox.api;
+
+import dev.interpretersandbox.kernel.KernelLimits;
+import dev.interpretersandbox.sandbox.Sandbox;
+import dev.interpretersandbox.sandbox.SandboxState;
+import java.time.Instant;
+
+/** A sandbox as GET /sandboxes/{id} (its ping) and GET /sandboxes show it. */
+public record SandboxInfo(
+        String id,
+        Instant lastActivity,
+        Instant expiresAt,
+        Instant createdAt,
+        SandboxState state,
+        String kernel,
+        Limits limits,
+        Usage usage) {
+
+    public record Limits(long memoryBytes, double cpus, int pids, long workspaceBytes, long idleTimeoutSecs) {}
+
+    /** Memory in use now (null while no kernel runs) and total time spent executing. */
+    public record Usage(Long memoryBytes, double busySecs) {}
+
+    static SandboxInfo of(Sandbox sandbox) {
+        KernelLimits limits = sandbox.spec().limits();
+        return new SandboxInfo(
+                sandbox.id(),
+                sandbox.lastActivity(),
+                sandbox.expiresAt(),
+                sandbox.createdAt(),
+                sandbox.state(),
+                sandbox.kernelName(),
+                new Limits(
+                        limits.memoryBytes(),
+                        limits.cpus(),
+                        limits.pids(),
+                        limits.workspaceBytes(),
+                        sandbox.spec().idleTimeout().toSeconds()),
+                new Usage(sandbox.memoryBytes().orElse(null), sandbox.busy().toMillis() / 1000.0));
+    }
+}
