@@ -54,6 +54,36 @@ class Client:
         return json.loads(body)
 
 
+def start_service(extra_env):
+    """Starts the packaged service with its own state directory; returns once it listens."""
+    state = tempfile.mkdtemp(prefix="sandbox-bench-")
+    port = free_port()
+    env = dict(os.environ, SANDBOX_STATE_DIR=state, QUARKUS_HTTP_PORT=str(port), **extra_env)
+    launched = time.perf_counter()
+    service = subprocess.Popen(["java", "-jar", JAR], env=env, stdout=open(os.path.join(state, "service.log"), "w"),
+                               stderr=subprocess.STDOUT)
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return service, port, state, launched
+        except OSError:
+            if service.poll() is not None:
+                sys.exit("the service exited; see " + os.path.join(state, "service.log"))
+            time.sleep(0.02)
+
+
+def stop_service(service, state):
+    service.terminate()
+    try:
+        service.wait(60)
+    except subprocess.TimeoutExpired:
+        service.kill()
+    if service.returncode not in (0, 143):
+        print("service log kept in", state)
+    else:
+        shutil.rmtree(state, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=2000)
@@ -63,21 +93,9 @@ def main():
     if not os.path.exists(JAR):
         sys.exit("build first: ./mvnw -B package -DskipTests")
 
-    state = tempfile.mkdtemp(prefix="sandbox-bench-")
-    port = free_port()
-    env = dict(os.environ, SANDBOX_STATE_DIR=state, QUARKUS_HTTP_PORT=str(port))
-    launched = time.perf_counter()
-    service = subprocess.Popen(["java", "-jar", JAR], env=env, stdout=open(os.path.join(state, "service.log"), "w"), stderr=subprocess.STDOUT)
+    service, port, state, launched = start_service({})
     try:
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if service.poll() is not None:
-                    sys.exit("the service exited")
-                time.sleep(0.02)
-        listening = time.perf_counter()
+        listening = time.perf_counter()  # start_service returns once the port accepts connections
         client = Client(port)
         result = client.execute("print('hi')")
         first = time.perf_counter()
@@ -123,16 +141,7 @@ def main():
             client.execute("import os; os.remove(%r)" % path)
         print("10 MiB upload + download  p50 %6.0f MiB/s (n=%d)" % (statistics.median(rates), len(rates)))
     finally:
-        service.terminate()
-        try:
-            service.wait(30)
-        except subprocess.TimeoutExpired:
-            service.kill()
-        if service.returncode not in (0, 143):
-            print("service log kept in", state)
-        else:
-            shutil.rmtree(state, ignore_errors=True)
-
+        stop_service(service, state)
 
 if __name__ == "__main__":
     main()

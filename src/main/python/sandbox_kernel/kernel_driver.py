@@ -390,6 +390,9 @@ class Kernel:
         if self.forked:  # a forked child's errors go to stderr, like its other output
             sys.stderr.write("\n".join(stb) + "\n")
             return
+        if isinstance(etype, type) and issubclass(etype, KeyboardInterrupt):
+            # The interrupt is raised in our SIGINT handler: that frame is ours, not the user's.
+            stb = [entry for entry in stb if __file__ not in entry]
         self.send_after_output({
             "type": "error",
             "ename": clean_text(getattr(etype, "__name__", str(etype))),

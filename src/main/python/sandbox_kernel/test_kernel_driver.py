@@ -192,6 +192,13 @@ class DriverTest(unittest.TestCase):
                                      "print(subprocess.run(['sh', '-c', 'echo $GREETING'], capture_output=True, text=True).stdout)")
         self.assertEqual("hi\nhi\n\n", text(events))
 
+    def test_an_interrupt_traceback_shows_the_users_code_not_the_driver(self):
+        events = self.driver.execute("import time\ntime.sleep(5)", interrupt_after=1.0)
+        error = [e for e in events if e["type"] == "error"][0]
+        self.assertEqual("KeyboardInterrupt", error["ename"])
+        self.assertTrue(any("time.sleep" in line or "sleep" in line for line in error["traceback"]), error)
+        self.assertFalse(any("kernel_driver" in line for line in error["traceback"]), error)
+
     def test_big_writes_are_split_into_bounded_messages(self):
         events = self.driver.execute("import sys\nsys.stdout.write('y' * 200000)")
         self.assertEqual(200000, len(text(events)))
