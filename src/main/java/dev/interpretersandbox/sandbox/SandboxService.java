@@ -100,7 +100,8 @@ public class SandboxService {
                 config.sandboxes().pool().size(),
                 config.sandboxes().pool().preload(),
                 () -> newSandbox(newId(), SandboxSpec.defaults(config)),
-                () -> room(SandboxSpec.defaults(config)) == null);
+                () -> room(SandboxSpec.defaults(config)) == null,
+                this);
         metrics.liveSandboxes(() ->
                 sandboxes.values().stream().filter(s -> s.kernelName() != null).count());
     }

@@ -24,6 +24,7 @@ final class WarmPool {
     private final String preload;
     private final Supplier<Sandbox> factory;
     private final Supplier<Boolean> hasRoom;
+    private final Object capacityLock;
     private final LinkedBlockingDeque<Sandbox> ready = new LinkedBlockingDeque<>();
     private final AtomicInteger starting = new AtomicInteger();
     private final ExecutorService refiller = Executors.newSingleThreadExecutor(r -> {
@@ -35,8 +36,13 @@ final class WarmPool {
     private volatile String lastFailure;
     private volatile boolean closed;
 
-    WarmPool(int size, String preload, Supplier<Sandbox> factory, Supplier<Boolean> hasRoom) {
+    /**
+     * @param hasRoom whether one more default sandbox fits; asked holding capacityLock, which
+     *     sandbox creation holds too, so a member's slot is taken before anyone else can count it
+     */
+    WarmPool(int size, String preload, Supplier<Sandbox> factory, Supplier<Boolean> hasRoom, Object capacityLock) {
         this.size = size;
+        this.capacityLock = capacityLock;
         this.preload = preload;
         this.factory = factory;
         this.hasRoom = hasRoom;
@@ -50,8 +56,7 @@ final class WarmPool {
     }
 
     private void fill() {
-        while (!closed && ready.size() + starting.get() < size && hasRoom.get()) {
-            starting.incrementAndGet();
+        while (!closed && reserve()) {
             Sandbox member = factory.get();
             try {
                 member.warm(preload, Duration.ofSeconds(120));
@@ -68,6 +73,17 @@ final class WarmPool {
             } finally {
                 starting.decrementAndGet();
             }
+        }
+    }
+
+    /** Takes a slot for one more member when the pool is short and the service has room. */
+    private boolean reserve() {
+        synchronized (capacityLock) {
+            if (ready.size() + starting.get() >= size || !hasRoom.get()) {
+                return false;
+            }
+            starting.incrementAndGet();
+            return true;
         }
     }
 
