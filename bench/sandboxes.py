@@ -117,6 +117,23 @@ def main():
         print("cold: create -> first result        p50 %7.0f ms  max %7.0f ms  (n=%d)"
               % (statistics.median(cold), max(cold), len(cold)))
 
+        resumed = []
+        for _ in range(args.cold):
+            sandbox = create(client, {"idle_timeout_secs": 2})["id"]  # from the pool: data libraries imported
+            execute(client, sandbox, "import numpy as np\nanswer = np.int64(41)")
+            while True:
+                status, raw = client.request("GET", "/sandboxes/" + sandbox)
+                if json.loads(raw)["state"] == "paused":
+                    break
+                time.sleep(0.1)
+            start = time.perf_counter()
+            result = execute(client, sandbox, "print(answer + 1)")
+            resumed.append((time.perf_counter() - start) * 1000)
+            assert result["events"][0]["data"]["text"] == "42\n", result
+            client.request("DELETE", "/sandboxes/" + sandbox)
+        print("paused -> resume + first result     p50 %7.0f ms  max %7.0f ms  (n=%d)"
+              % (statistics.median(resumed), max(resumed), len(resumed)))
+
         before = host_used_memory()
         crowd = []
         lock = threading.Lock()

@@ -203,6 +203,22 @@ public interface SandboxConfig {
         MaxLimits maxLimits();
 
         Pool pool();
+
+        Pause pause();
+    }
+
+    /**
+     * The reaper's first tier for sandboxes created by POST /sandboxes (runsc mode): at its idle
+     * timeout a sandbox is checkpointed to disk instead of destroyed; the next call restores it.
+     */
+    interface Pause {
+        /** Defaults to true. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** The second tier: a sandbox paused this long is deleted. Defaults to 24h. */
+        @WithDefault("24h")
+        Duration keep();
     }
 
     interface MaxLimits {

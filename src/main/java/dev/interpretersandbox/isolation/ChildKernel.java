@@ -142,6 +142,37 @@ abstract class ChildKernel implements KernelHandle {
         }
     }
 
+    /**
+     * A restored driver does not say "ready" again (it is mid-loop): it is ready when it answers
+     * a no-op request. On failure tears down and throws with the diagnosis.
+     */
+    void awaitAnswer(long startedNanos, Duration timeout) {
+        long deadline = startedNanos + timeout.toNanos();
+        try {
+            channel.send(channel.request("ping").put("id", -2));
+            while (true) {
+                KernelMessage message = channel.next(deadline - System.nanoTime());
+                if (message == null || message.endOfStream()) {
+                    String cause = message == null ? "no answer after " + timeout.toSeconds() + " s" : deathCause();
+                    destroy();
+                    throw new KernelStartException("the restored kernel did not answer: " + cause);
+                }
+                if (message.type().equals("done") && message.body().path("id").asLong() == -2) {
+                    LOG.infof(
+                            "kernel %s restored in %d ms", containerId, (System.nanoTime() - startedNanos) / 1_000_000);
+                    return;
+                }
+            }
+        } catch (IOException e) {
+            destroy();
+            throw new KernelStartException("the restored kernel did not take a request: " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            destroy();
+            Thread.currentThread().interrupt();
+            throw new KernelStartException("interrupted while restoring the kernel", e);
+        }
+    }
+
     /** Waits for the process to end after it was told to; kills it if it does not. */
     void reap(List<String> errors) {
         try {

@@ -46,6 +46,20 @@ public class RunscClient {
         return args;
     }
 
+    /** Arguments of {@code runsc restore}: like run, in the foreground, from a checkpoint image. */
+    public List<String> restoreCommand(Path bundle, Path image, String containerId) {
+        List<String> args = base();
+        args.addAll(List.of("restore", "--image-path=" + image, "--bundle=" + bundle, containerId));
+        return args;
+    }
+
+    /** Saves the container to image and stops it; the deadline grows with the memory to write. */
+    public void checkpoint(String containerId, Path image, Duration deadline) {
+        List<String> args = base();
+        args.addAll(List.of("checkpoint", "--image-path=" + image, containerId));
+        CommandRunner.run(args, deadline).orThrow();
+    }
+
     /** Sends a signal to the container's init process (the kernel driver). */
     @Retry(maxRetries = 1, delay = 100, delayUnit = ChronoUnit.MILLIS, retryOn = CommandRunner.CommandException.class)
     public void kill(String containerId, String signal) {

@@ -47,10 +47,34 @@ public class RunscLauncher implements KernelLauncher {
     @Override
     @Retry(maxRetries = 1, delay = 250, delayUnit = ChronoUnit.MILLIS, retryOn = KernelStartException.class)
     public KernelHandle launch(String sandboxId, Path workspace, KernelLimits limits) {
+        long started = System.nanoTime();
+        RunscKernel kernel = start(sandboxId, workspace, limits, (bundle, id) -> runsc.runCommand(bundle, id));
+        kernel.awaitReady(started, config.kernel().startTimeout());
+        return kernel;
+    }
+
+    /**
+     * A new container from a checkpoint image: its own bundle, cgroup and the sandbox's workspace
+     * (DESIGN.md: restoring into another bundle works and the kernel sees the new /mnt/data). The
+     * driver is mid-loop, so readiness is its answer to a no-op request instead of "ready".
+     */
+    @Override
+    public KernelHandle restore(String sandboxId, Path workspace, KernelLimits limits, Path image) {
+        long started = System.nanoTime();
+        RunscKernel kernel =
+                start(sandboxId, workspace, limits, (bundle, id) -> runsc.restoreCommand(bundle, image, id));
+        kernel.awaitAnswer(started, config.kernel().startTimeout());
+        return kernel;
+    }
+
+    private RunscKernel start(
+            String sandboxId,
+            Path workspace,
+            KernelLimits limits,
+            java.util.function.BiFunction<Path, String, List<String>> command) {
         String containerId = sandboxId + "-" + sequence.incrementAndGet();
         Path bundle = layout.bundle(sandboxId, containerId);
         Path log = layout.log(sandboxId, containerId);
-        long started = System.nanoTime();
         Process process;
         try {
             Files.createDirectories(bundle);
@@ -67,7 +91,7 @@ public class RunscLauncher implements KernelLauncher {
                             workspace,
                             cgroups.pathFor(containerId)));
             mapper.writeValue(bundle.resolve("config.json").toFile(), OciSpec.build(mapper, config, inputs, limits));
-            process = new ProcessBuilder(runsc.runCommand(bundle, containerId))
+            process = new ProcessBuilder(command.apply(bundle, containerId))
                     .redirectError(log.toFile())
                     .start();
         } catch (IOException e) {
@@ -75,9 +99,6 @@ public class RunscLauncher implements KernelLauncher {
                     "cannot start runsc (" + config.runsc().path() + "): " + e.getMessage(), e);
         }
         KernelChannel channel = new KernelChannel(mapper, process, containerId, KernelEnvironment.maxLine(config));
-        RunscKernel kernel =
-                new RunscKernel(containerId, process, channel, runsc, cgroups, bundle, log, limits.memoryBytes());
-        kernel.awaitReady(started, config.kernel().startTimeout());
-        return kernel;
+        return new RunscKernel(containerId, process, channel, runsc, cgroups, bundle, log, limits.memoryBytes());
     }
 }

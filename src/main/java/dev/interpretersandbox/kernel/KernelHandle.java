@@ -1,5 +1,6 @@
 package dev.interpretersandbox.kernel;
 
+import java.nio.file.Path;
 import java.util.Optional;
 
 /**
@@ -37,6 +38,15 @@ public interface KernelHandle {
     /** CPU time the whole sandbox used so far, when known. */
     default Optional<Long> cpuNanos() {
         return Optional.empty();
+    }
+
+    /**
+     * Saves the whole kernel (memory, processes, open files) to image and stops it, removing
+     * what it left on the host but the image. Returns false, with the kernel still running, when
+     * this backend or this kernel cannot be checkpointed.
+     */
+    default boolean checkpoint(Path image) {
+        return false;
     }
 
     /** Stops the kernel and removes everything it left on the host; errors are logged, not thrown. */

@@ -7,4 +7,13 @@ public interface KernelLauncher {
 
     /** Blocks until the driver said it is ready; throws {@link KernelStartException} with a diagnosis otherwise. */
     KernelHandle launch(String sandboxId, Path workspace, KernelLimits limits);
+
+    /**
+     * Starts a kernel from a {@link KernelHandle#checkpoint} image, in a new container of its own
+     * (own cgroup, the sandbox's workspace), with its variables as they were. Throws {@link
+     * KernelStartException} when it cannot; the caller then starts a fresh one.
+     */
+    default KernelHandle restore(String sandboxId, Path workspace, KernelLimits limits, Path image) {
+        throw new KernelStartException("this isolation mode cannot restore a checkpoint");
+    }
 }

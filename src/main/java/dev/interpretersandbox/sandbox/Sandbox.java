@@ -15,6 +15,7 @@ import dev.interpretersandbox.metrics.SandboxMetrics;
 import dev.interpretersandbox.metrics.SandboxMetrics.RestartCause;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -42,6 +43,7 @@ public final class Sandbox {
 
     private static final Logger LOG = Logger.getLogger(Sandbox.class);
     private static final int MAX_TRACKED_FILES = 10_000;
+    private static final String IDLE = "idle for longer than ";
 
     private final String id;
     private final SandboxConfig config;
@@ -58,6 +60,11 @@ public final class Sandbox {
     private volatile Instant createdAt = Instant.now();
     private volatile Instant lastActivity = Instant.now();
     private volatile String crashNotice;
+    private volatile Path pausedImage;
+    private volatile Instant pausedAt;
+    /** Whether the reaper pauses this sandbox at its idle timeout instead of removing it. */
+    private volatile boolean pausable;
+
     private volatile boolean restartRequested;
     private volatile KernelHandle kernel;
     private volatile SandboxState state = SandboxState.STOPPED;
@@ -170,9 +177,11 @@ public final class Sandbox {
             metrics.executed(status, Duration.ofNanos(elapsed));
             return new ExecutionResult(status, List.of(), usage);
         } finally {
-            state = kernel == null
-                    ? (startFailure == null ? SandboxState.STOPPED : SandboxState.BROKEN)
-                    : SandboxState.IDLE;
+            state = kernel != null
+                    ? SandboxState.IDLE
+                    : pausedImage != null
+                            ? SandboxState.PAUSED
+                            : startFailure == null ? SandboxState.STOPPED : SandboxState.BROKEN;
             touch();
             executionLock.unlock();
             queued.decrementAndGet();
@@ -183,6 +192,12 @@ public final class Sandbox {
         KernelHandle current = kernel;
         if (current != null && current.alive()) {
             return current;
+        }
+        if (current == null && pausedImage != null) {
+            KernelHandle restored = resume();
+            if (restored != null) {
+                return restored;
+            }
         }
         if (current != null) {
             discardDeadKernel(current);
@@ -416,6 +431,11 @@ public final class Sandbox {
             discardKernel();
             restartRequested = false;
             crashNotice = null;
+            if (pausedImage != null) {
+                dev.interpretersandbox.files.Trees.delete(pausedImage);
+                pausedImage = null;
+                pausedAt = null;
+            }
             state = SandboxState.STOPPED;
             touch();
         } finally {
@@ -427,6 +447,15 @@ public final class Sandbox {
     public Optional<Long> memoryBytes() {
         KernelHandle current = kernel;
         return current == null ? Optional.empty() : current.memoryBytes();
+    }
+
+    /** The reaper may pause this sandbox instead of removing it (POST /sandboxes ones, runsc mode). */
+    public void pausable(boolean value) {
+        pausable = value;
+    }
+
+    public boolean pausable() {
+        return pausable;
     }
 
     public SandboxSpec spec() {
@@ -442,17 +471,30 @@ public final class Sandbox {
         return Duration.ofNanos(busyNanos.get());
     }
 
-    /** When the reaper will remove it if nothing happens: idle timeout or maximum lifetime, the earlier. */
+    /**
+     * When the reaper will remove it if nothing happens: after the idle timeout (plus the time a
+     * paused sandbox is kept, when it would be paused first) or at its maximum lifetime.
+     */
     public Instant expiresAt() {
-        Instant idle = lastActivity.plus(spec.idleTimeout());
+        Instant paused = pausedAt;
+        Duration keep = config.sandboxes().pause().keep();
+        Instant idle = paused != null
+                ? paused.plus(keep)
+                : lastActivity.plus(spec.idleTimeout()).plus(pausable ? keep : Duration.ZERO);
         Instant lifetime = createdAt.plus(config.sandboxes().maxLifetime());
         return idle.isBefore(lifetime) ? idle : lifetime;
     }
 
-    /** Why the reaper should remove it now, or null: idle, too old, or out of busy time. */
+    /** Why the reaper should pause or remove it now, or null: idle, paused too long, too old, out of busy time. */
     String expiry(Instant now) {
-        if (!lastActivity.plus(spec.idleTimeout()).isAfter(now)) {
-            return "idle for longer than " + spec.idleTimeout().toSeconds() + " s";
+        Instant paused = pausedAt;
+        if (paused != null) {
+            Duration keep = config.sandboxes().pause().keep();
+            if (!paused.plus(keep).isAfter(now)) {
+                return "paused for longer than " + keep.toSeconds() + " s";
+            }
+        } else if (!lastActivity.plus(spec.idleTimeout()).isAfter(now)) {
+            return IDLE + spec.idleTimeout().toSeconds() + " s";
         }
         if (!createdAt.plus(config.sandboxes().maxLifetime()).isAfter(now)) {
             return "older than its maximum lifetime of "
@@ -543,27 +585,75 @@ public final class Sandbox {
         metrics.downloaded(bytesSent);
     }
 
+    /** What the reaper did to a sandbox: paused it (kept) or removed it, and why. */
+    public record Reaping(boolean paused, String reason) {}
+
     /**
-     * Tears the sandbox down if it has expired (see {@link #expiry}) and nothing is in flight: never
-     * in the middle of a call or a transfer. Returns why it did, or null. The workspace goes too.
+     * The reaper's pass over one sandbox, never in the middle of a call, a transfer or with calls
+     * queued. An expired sandbox is torn down (workspace included) — or, with mayPause and the
+     * idle timeout as the reason, checkpointed to disk and kept as {@link SandboxState#PAUSED}.
+     * A sandbox paused for longer than sandbox.sandboxes.pause.keep is torn down. Returns what it
+     * did, or null.
      */
-    public String reapIfExpired(Instant now) {
+    public Reaping reapIfExpired(Instant now, boolean mayPause) {
         if (!executionLock.tryLock()) {
             return null;
         }
         try {
-            String reason = expiry(now);
-            if (transfers.get() > 0 || queued.get() > 0 || reason == null) {
+            if (transfers.get() > 0 || queued.get() > 0) {
                 return null;
             }
-            boolean hasState = kernel != null || java.nio.file.Files.exists(workspace.root());
+            String reason = expiry(now);
+            if (reason == null) {
+                return null;
+            }
+            boolean hasState = kernel != null || pausedImage != null || java.nio.file.Files.exists(workspace.root());
             if (!hasState) {
                 return null;
             }
+            KernelHandle current = kernel;
+            if (mayPause && pausedImage == null && reason.startsWith(IDLE) && current != null && current.alive()) {
+                Path image = checkpointDirectory();
+                if (current.checkpoint(image)) {
+                    kernel = null;
+                    pausedImage = image;
+                    pausedAt = now;
+                    state = SandboxState.PAUSED;
+                    return new Reaping(true, reason);
+                }
+            }
             stop();
-            return reason;
+            return new Reaping(false, reason);
         } finally {
             executionLock.unlock();
+        }
+    }
+
+    private Path checkpointDirectory() {
+        return workspace.root().getParent().resolve("checkpoint");
+    }
+
+    /**
+     * Restores a paused kernel for the next execution; when that fails, a fresh one is started and
+     * the execution is told. Called with the execution lock held.
+     */
+    private KernelHandle resume() {
+        Path image = pausedImage;
+        pausedImage = null;
+        pausedAt = null;
+        state = SandboxState.STARTING;
+        try {
+            KernelHandle restored = launcher.restore(id, workspace.root(), spec.limits(), image);
+            kernel = restored;
+            startFailure = null;
+            return restored;
+        } catch (KernelStartException e) {
+            LOG.warnf("sandbox %s could not be restored, starting a fresh kernel: %s", id, e.getMessage());
+            crashNotice = "the paused sandbox could not be restored (" + e.getMessage() + "); this execution runs"
+                    + " in a fresh kernel: variables and imports were lost, files in /mnt/data are kept";
+            return null;
+        } finally {
+            dev.interpretersandbox.files.Trees.delete(image);
         }
     }
 
@@ -575,6 +665,11 @@ public final class Sandbox {
             createdAt = Instant.now();
             busyNanos.set(0);
             crashNotice = null;
+            if (pausedImage != null) {
+                dev.interpretersandbox.files.Trees.delete(pausedImage);
+                pausedImage = null;
+                pausedAt = null;
+            }
             try {
                 workspace.delete();
             } catch (RuntimeException e) {

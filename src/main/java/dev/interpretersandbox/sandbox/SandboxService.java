@@ -146,6 +146,7 @@ public class SandboxService {
             }
             sandbox = newSandbox(newId(), spec);
         }
+        sandbox.pausable(config.sandboxes().pause().enabled() && config.isolation() == SandboxConfig.Isolation.RUNSC);
         sandboxes.put(sandbox.id(), sandbox);
         return sandbox;
     }
@@ -196,14 +197,21 @@ public class SandboxService {
     }
 
     /**
-     * Tears down every sandbox that expired (idle, too old, out of busy time) and is not in a call;
-     * created ones are forgotten and answer 410 afterwards. Returns how many.
+     * Tears down every sandbox that expired (idle, paused too long, too old, out of busy time) and
+     * is not in a call; created ones are forgotten and answer 410 afterwards. Created sandboxes in
+     * runsc mode are paused at their idle timeout instead (sandbox.sandboxes.pause). Returns how
+     * many were removed.
      */
     public int reapExpired(Instant now) {
         int reaped = 0;
         for (Sandbox sandbox : sandboxes.values()) {
-            String reason = sandbox.reapIfExpired(now);
-            if (reason == null) {
+            Sandbox.Reaping reaping = sandbox.reapIfExpired(now, sandbox.pausable());
+            if (reaping == null) {
+                continue;
+            }
+            String reason = reaping.reason();
+            if (reaping.paused()) {
+                LOG.infof("paused sandbox %s to disk: %s", sandbox.id(), reason);
                 continue;
             }
             reaped++;

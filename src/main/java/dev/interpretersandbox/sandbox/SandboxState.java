@@ -10,6 +10,8 @@ public enum SandboxState {
     STARTING,
     IDLE,
     BUSY,
+    /** Checkpointed to disk by the reaper (variables and files kept, no memory held); the next call restores it. */
+    PAUSED,
     /** The last start failed; GET / answers 503 until a start succeeds. */
     BROKEN;
 

@@ -41,7 +41,8 @@ class LifecycleApiTest {
                     "sandbox.sandboxes.pool.size", "1",
                     "sandbox.sandboxes.pool.preload", "import json",
                     "sandbox.sandboxes.max-count", "8",
-                    "sandbox.sandboxes.memory-budget", "7G");
+                    "sandbox.sandboxes.memory-budget", "7G",
+                    "sandbox.sandboxes.pause.keep", "4s");
         }
     }
 
@@ -221,20 +222,56 @@ class LifecycleApiTest {
                 .body("error", containsString("no sandbox"));
     }
 
+    static void waitForState(String id, String state) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!state.equals(given().get("/sandboxes/" + id).jsonPath().getString("state"))) {
+            assertTrue(System.nanoTime() < deadline, id + " became " + state + " within 20 s");
+            Thread.sleep(100);
+        }
+    }
+
     @Test
-    void anIdleSandboxIsReapedAndAnswers410WithReasonAndTimeButNeverDuringACall() throws Exception {
+    void anIdleSandboxIsPausedToDiskAndTheNextCallResumesItWithItsVariables() throws Exception {
+        String id = create(Map.of("idle_timeout_secs", 2)).getString("id");
+        run(id, "import numpy as np\nanswer = np.int64(41)");
+        given().body("kept".getBytes())
+                .post("/sandboxes/" + id + "/files/upload/-/mnt/data/kept.txt")
+                .then()
+                .statusCode(201);
+        String kernel = given().get("/sandboxes/" + id).jsonPath().getString("kernel");
+        Path cgroup = IsolationTest.findCgroup("memory", kernel).getParent();
+        waitForState(id, "paused");
+        JsonPath paused = given().get("/sandboxes/" + id).jsonPath();
+        assertNull(paused.getString("kernel"));
+        assertFalse(runsc.list().contains(kernel), "the container is gone: no memory held");
+        assertFalse(Files.exists(cgroup), "and so is its cgroup");
+        assertTrue(
+                Instant.parse(paused.getString("expires_at"))
+                        .isBefore(Instant.now().plusSeconds(5)),
+                "kept for pause.keep");
+
+        assertEquals("42 kept", run(id, "print(answer + 1, open('kept.txt').read())"));
+        JsonPath resumed = given().get("/sandboxes/" + id).jsonPath();
+        assertEquals("idle", resumed.getString("state"));
+        assertTrue(!kernel.equals(resumed.getString("kernel")), "a new container");
+        delete(id);
+    }
+
+    @Test
+    void aSandboxPausedTooLongIsRemovedAndAnswers410WithReasonAndTimeButNeverDuringACall() throws Exception {
         String id = create(Map.of("idle_timeout_secs", 2)).getString("id");
         // A call longer than the idle timeout: the reaper (every second here) must wait for it.
         JsonPath slow = execute(id, "import time\ntime.sleep(4)\nprint('survived')");
         assertEquals("survived\n", Api.stdout(slow));
+        waitForState(id, "paused");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         Response gone;
         while ((gone = given().get("/sandboxes/" + id)).statusCode() == 200) {
-            assertTrue(System.nanoTime() < deadline, "reaped within 20 s");
+            assertTrue(System.nanoTime() < deadline, "removed within 20 s");
             Thread.sleep(250);
         }
         assertEquals(410, gone.statusCode(), gone.asString());
-        assertTrue(gone.jsonPath().getString("reason").startsWith("idle for longer than 2 s"), gone.asString());
+        assertTrue(gone.jsonPath().getString("reason").startsWith("paused for longer than 4 s"), gone.asString());
         assertTrue(Instant.parse(gone.jsonPath().getString("removed_at"))
                 .isBefore(Instant.now().plusSeconds(1)));
         given().body("{\"code\": \"1\"}")
@@ -242,7 +279,9 @@ class LifecycleApiTest {
                 .then()
                 .statusCode(410)
                 .body("error", containsString("removed"));
-        assertFalse(Files.exists(Path.of("target/sandbox-state-lifecycle/sandboxes", id)), "its directory is gone");
+        assertFalse(
+                Files.exists(Path.of("target/sandbox-state-lifecycle/sandboxes", id)),
+                "its directory and image are gone");
     }
 
     @Test
