@@ -42,6 +42,9 @@ final class RunscKernel extends ChildKernel {
         try {
             Files.createDirectories(image);
             runsc.checkpoint(containerId, image, CHECKPOINT_DEADLINE);
+            process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS); // runsc run ends with its container
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         } catch (IOException | RuntimeException e) {
             LOG.warnf("cannot checkpoint %s: %s", containerId, e.getMessage());
             dev.interpretersandbox.files.Trees.delete(image);

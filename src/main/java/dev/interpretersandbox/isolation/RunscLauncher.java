@@ -53,6 +53,22 @@ public class RunscLauncher implements KernelLauncher {
         return kernel;
     }
 
+    @Override
+    public java.util.Optional<String> templateKey() {
+        try {
+            byte[] driver = Files.readAllBytes(rootFs.driver());
+            return java.util.Optional.of(String.join(
+                    "|",
+                    runsc.version(),
+                    config.runsc().platform(),
+                    config.python(),
+                    config.rootfs().map(Path::toString).orElse("host"),
+                    Integer.toHexString(java.util.Arrays.hashCode(driver))));
+        } catch (IOException | RuntimeException e) {
+            return java.util.Optional.empty(); // no driver laid out yet, or no runsc: cold starts
+        }
+    }
+
     /**
      * A new container from a checkpoint image: its own bundle, cgroup and the sandbox's workspace
      * (DESIGN.md: restoring into another bundle works and the kernel sees the new /mnt/data). The

@@ -507,6 +507,42 @@ public final class Sandbox {
         return null;
     }
 
+    /** The warm pool's template: checkpoints this sandbox's running kernel to image (the kernel ends). */
+    boolean checkpointTo(Path image) {
+        executionLock.lock();
+        try {
+            KernelHandle current = kernel;
+            if (current != null && current.checkpoint(image)) {
+                kernel = null;
+                state = SandboxState.STOPPED;
+                return true;
+            }
+            return false;
+        } finally {
+            executionLock.unlock();
+        }
+    }
+
+    /**
+     * Pool members: a kernel restored from the template image (which stays for the next one),
+     * then reseed. Returns false, with no kernel, when the restore failed.
+     */
+    boolean startFrom(Path image, String reseed) {
+        executionLock.lock();
+        try {
+            workspace.create();
+            kernel = launcher.restore(id, workspace.root(), spec.limits(), image);
+            state = SandboxState.IDLE;
+        } catch (KernelStartException | java.io.UncheckedIOException e) {
+            LOG.warnf("sandbox %s could not start from the template image: %s", id, e.getMessage());
+            return false;
+        } finally {
+            executionLock.unlock();
+        }
+        warm(reseed, Duration.ofSeconds(30));
+        return true;
+    }
+
     /** Pool members: runs the preload code; throws {@link KernelStartException} when it fails. */
     void warm(String code, Duration timeout) {
         List<String> errors = new ArrayList<>();

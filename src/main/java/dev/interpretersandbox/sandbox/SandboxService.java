@@ -101,7 +101,13 @@ public class SandboxService {
                 config.sandboxes().pool().preload(),
                 () -> newSandbox(newId(), SandboxSpec.defaults(config)),
                 () -> room(SandboxSpec.defaults(config)) == null,
-                this);
+                this,
+                () -> launcher.templateKey()
+                        .map(key -> layout.runtime()
+                                .resolve("templates")
+                                .resolve(fingerprint(
+                                        key, config.sandboxes().pool().preload(), SandboxSpec.defaults(config))))
+                        .orElse(null));
         metrics.liveSandboxes(() ->
                 sandboxes.values().stream().filter(s -> s.kernelName() != null).count());
     }
@@ -250,7 +256,7 @@ public class SandboxService {
 
     /** Starts filling the warm pool (after the startup checks passed). */
     public void startPool() {
-        pool.refill();
+        pool.start();
     }
 
     /** Null while the warm pool is healthy, else why not. */
@@ -269,6 +275,18 @@ public class SandboxService {
     public void shutdown() {
         pool.shutdown();
         sandboxes.values().forEach(Sandbox::shutdown);
+    }
+
+    /** Names the template image after everything that shapes it. */
+    private static String fingerprint(String runtime, String preload, SandboxSpec spec) {
+        try {
+            var digest = java.security.MessageDigest.getInstance("SHA-256");
+            digest.update((runtime + "\n" + preload + "\n" + spec.limits())
+                    .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return HexFormat.of().formatHex(digest.digest()).substring(0, 16);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static long hostMemory() {

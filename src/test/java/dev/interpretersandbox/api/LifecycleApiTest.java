@@ -114,6 +114,31 @@ class LifecycleApiTest {
         delete(id);
     }
 
+    @Test
+    void poolMembersAreRestoredFromOneTemplateImageAndEachGetsItsOwnRandomState() throws Exception {
+        waitForPool();
+        Path templates = Path.of("target/sandbox-state-lifecycle/runtime/templates");
+        List<Path> built;
+        try (var dirs = Files.list(templates)) {
+            built = dirs.toList();
+        }
+        assertEquals(1, built.size(), "one template for this configuration: " + built);
+        assertTrue(Files.exists(built.get(0).resolve("complete")));
+        try (var files = Files.list(built.get(0).resolve("image"))) {
+            assertTrue(files.findAny().isPresent(), "the checkpoint image");
+        }
+        String a = create(null).getString("id");
+        waitForPool();
+        String b = create(null).getString("id");
+        String draw = "import random, sys\nprint(random.random(), 'json' in sys.modules)";
+        String first = run(a, draw);
+        String second = run(b, draw);
+        assertTrue(first.endsWith(" True") && second.endsWith(" True"), first + " / " + second);
+        assertFalse(first.equals(second), "reseeded after the restore: " + first);
+        delete(a);
+        delete(b);
+    }
+
     private static void waitForPool() throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (given().get("/q/health/ready").jsonPath().getInt("checks[0].data.warm_pool_ready") < 1) {
