@@ -23,7 +23,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench import Client, percentile, start_service, stop_service  # noqa: E402
 
-SMALL = 120 * 1024 * 1024  # per-sandbox memory limit for the crowd: an idle kernel uses ~70 MB
+SMALL = 128 * 1024 * 1024  # the smallest memory limit allowed; an idle kernel uses ~65 MB
 
 
 def create(client, body=None):

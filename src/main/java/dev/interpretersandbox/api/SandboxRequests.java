@@ -84,11 +84,12 @@ final class SandboxRequests {
                         400, "unknown limit \"" + field + "\" (memory_bytes, cpus, pids, workspace_bytes)");
             }
         }
+        // Below 128 MiB, IPython's start-up no longer fits its address-space limit (85 % of it).
         long memory = (long) number(
                 limits,
                 "memory_bytes",
                 defaults.memoryBytes(),
-                64L << 20,
+                128L << 20,
                 max.memory().asLongValue(),
                 true);
         double cpus = number(limits, "cpus", defaults.cpus(), 0.05, max.cpus(), false);

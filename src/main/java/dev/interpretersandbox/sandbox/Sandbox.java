@@ -35,7 +35,9 @@ import org.jboss.logging.Logger;
  * while holding that lock. A kernel that times out and ignores the interrupt, or dies, is torn
  * down before the lock is released, so no caller ever waits behind runaway code. File transfers
  * do not take the lock (they never touch the kernel) but count as activity, and the reaper skips
- * a sandbox with one in flight.
+ * a sandbox with one in flight. The kernel is checkpointed (paused), restored, replaced after a
+ * crash or restart likewise only under the lock; {@link #restart} may destroy a running kernel
+ * first, so the execution that ran on it ends at once.
  *
  * <p>Thread-safety: all public methods may be called from any thread.
  */
