@@ -95,8 +95,12 @@ public interface SandboxConfig {
         @WithDefault("1")
         double cpus();
 
-        /** Cgroup pids limit, the outer fence behind the per-user process limit. Defaults to 256. */
-        @WithDefault("256")
+        /**
+         * Cgroup pids limit, the outer fence behind the per-user process limit. On ptrace every
+         * sandboxed process costs several host tasks, and the sentry keeps threads it made for a
+         * burst of processes, so this needs room well beyond processes × 7. Defaults to 512.
+         */
+        @WithDefault("512")
         int pids();
 
         /**

@@ -146,7 +146,7 @@ class IsolationTest {
                 "1073741824",
                 Files.readString(memory.resolve("memory.limit_in_bytes")).strip());
         Path pids = findCgroup("pids", kernel);
-        assertEquals("256", Files.readString(pids.resolve("pids.max")).strip());
+        assertEquals("512", Files.readString(pids.resolve("pids.max")).strip());
         Path cpu = findCgroup("cpu", kernel);
         assertEquals("100000", Files.readString(cpu.resolve("cpu.cfs_quota_us")).strip());
         assertEquals(
