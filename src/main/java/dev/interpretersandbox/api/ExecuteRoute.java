@@ -25,7 +25,8 @@ import java.util.List;
 import org.jboss.logging.Logger;
 
 /**
- * POST /execute : run code in the default sandbox's kernel. The response is SANDBOX.md's JSON, or
+ * POST /execute (the default sandbox) and POST /sandboxes/{id}/execute : run code in the
+ * sandbox's kernel. The response is SANDBOX.md's JSON with an extra "usage", or
  * with {@code Accept: application/x-ndjson} one JSON line per event as it happens and a final
  * {@code {"status": ...}} line, or with {@code Accept: text/event-stream} the same as server-sent
  * events. A Vert.x route rather than a JAX-RS resource because it must see the connection: a
