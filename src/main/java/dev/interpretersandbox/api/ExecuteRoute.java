@@ -108,9 +108,7 @@ class ExecuteRoute {
                 start(ctx, sandbox, body.getBytes());
             }
         });
-        if ("100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
-            request.response().writeContinue();
-        }
+        UploadRoute.continueIfExpected(request);
         request.resume();
     }
 

@@ -69,9 +69,7 @@ class UploadRoute {
         }
         Context context = Vertx.currentContext();
         RequestBodyStream body = new RequestBodyStream(request, context, Duration.ofMinutes(2));
-        if ("100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
-            request.response().writeContinue();
-        }
+        continueIfExpected(request);
         ctx.vertx()
                 .<Uploaded>executeBlocking(
                         () -> new Uploaded(path.toString(), sandbox.upload(path, body, length)), false)
@@ -89,6 +87,13 @@ class UploadRoute {
                                         500, "upload failed: " + result.cause().getMessage()));
                     }
                 });
+    }
+
+    /** Answers {@code Expect: 100-continue}, so clients that wait for it send the body we read. */
+    static void continueIfExpected(HttpServerRequest request) {
+        if ("100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
+            request.response().writeContinue();
+        }
     }
 
     /** The Content-Length header's value; -1 when absent (chunked); 400 when not a length. */

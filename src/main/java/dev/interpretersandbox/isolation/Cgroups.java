@@ -44,9 +44,14 @@ public class Cgroups {
         return "/interpreter-sandbox/" + instance;
     }
 
+    /** The per-container parent: it outlives the kernel's leaf and holds the whole sandbox's totals. */
+    private String containerPath(String containerId) {
+        return base() + "/" + containerId;
+    }
+
     /** The cgroupsPath for a container's OCI spec. */
     public String pathFor(String containerId) {
-        return base() + "/" + containerId + "/kernel";
+        return containerPath(containerId) + "/kernel";
     }
 
     /** The directory holding a controller's files for a cgroup path (v1: per controller). */
@@ -57,7 +62,7 @@ public class Cgroups {
 
     /** Peak memory of a container (survives the kernel, see class doc); empty when unknown. */
     public Optional<Long> peakMemory(String containerId) {
-        String parent = base() + "/" + containerId;
+        String parent = containerPath(containerId);
         String file = unified() ? "memory.peak" : "memory.max_usage_in_bytes";
         return readLong(dir("memory", parent).resolve(file));
     }
@@ -133,13 +138,13 @@ public class Cgroups {
 
     /** Memory a container's cgroup tree uses now. */
     public Optional<Long> memoryUsage(String containerId) {
-        String parent = base() + "/" + containerId;
+        String parent = containerPath(containerId);
         return readLong(dir("memory", parent).resolve(unified() ? "memory.current" : "memory.usage_in_bytes"));
     }
 
     /** v1 lets the peak be reset by writing 0; v2's memory.peak only on recent kernels. Best effort. */
     public void resetPeakMemory(String containerId) {
-        String parent = base() + "/" + containerId;
+        String parent = containerPath(containerId);
         Path file = dir("memory", parent).resolve(unified() ? "memory.peak" : "memory.max_usage_in_bytes");
         try {
             Files.writeString(file, unified() ? "reset" : "0");
@@ -150,7 +155,7 @@ public class Cgroups {
 
     /** CPU time of a container's whole cgroup tree (v1 cpuacct.usage, v2 cpu.stat usage_usec). */
     public Optional<Long> cpuNanos(String containerId) {
-        String parent = base() + "/" + containerId;
+        String parent = containerPath(containerId);
         if (!unified()) {
             return readLong(dir("cpuacct", parent).resolve("cpuacct.usage"));
         }
@@ -168,7 +173,7 @@ public class Cgroups {
 
     /** Removes a container's cgroups in every hierarchy; missing ones are fine. */
     public void remove(String containerId) {
-        removeTree(base() + "/" + containerId);
+        removeTree(containerPath(containerId));
     }
 
     /**

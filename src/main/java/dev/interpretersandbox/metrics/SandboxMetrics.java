@@ -40,6 +40,8 @@ public class SandboxMetrics {
     };
 
     private final MeterRegistry registry;
+    private final java.util.Map<String, Counter> executions = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.Map<String, Timer> durations = new java.util.concurrent.ConcurrentHashMap<>();
     private final Counter timeouts;
     private final Counter reaped;
     private final Counter uploaded;
@@ -65,16 +67,24 @@ public class SandboxMetrics {
 
     /** One execution ended with status (ok, error, timeout, cancelled) after running for duration. */
     public void executed(String status, Duration duration) {
-        Counter.builder("sandbox.executions")
-                .description("Executions by final status")
-                .tag("status", status)
-                .register(registry)
+        // Looked up once per status: this runs on every execution.
+        executions
+                .computeIfAbsent(
+                        status,
+                        key -> Counter.builder("sandbox.executions")
+                                .description("Executions by final status")
+                                .tag("status", key)
+                                .register(registry))
                 .increment();
-        Timer.builder("sandbox.execution")
-                .description("Time from the code reaching the kernel to the result, sandbox start excluded")
-                .tag("status", status)
-                .serviceLevelObjectives(BUCKETS)
-                .register(registry)
+        durations
+                .computeIfAbsent(
+                        status,
+                        key -> Timer.builder("sandbox.execution")
+                                .description(
+                                        "Time from the code reaching the kernel to the result, sandbox start excluded")
+                                .tag("status", key)
+                                .serviceLevelObjectives(BUCKETS)
+                                .register(registry))
                 .record(duration);
         if (status.equals("timeout")) {
             timeouts.increment();

@@ -433,11 +433,7 @@ public final class Sandbox {
             discardKernel();
             restartRequested = false;
             crashNotice = null;
-            if (pausedImage != null) {
-                dev.interpretersandbox.files.Trees.delete(pausedImage);
-                pausedImage = null;
-                pausedAt = null;
-            }
+            discardPausedImage();
             state = SandboxState.STOPPED;
             touch();
         } finally {
@@ -671,6 +667,15 @@ public final class Sandbox {
         return workspace.root().getParent().resolve("checkpoint");
     }
 
+    /** Forgets a checkpoint image (stop, restart): the next call starts a fresh kernel. */
+    private void discardPausedImage() {
+        if (pausedImage != null) {
+            dev.interpretersandbox.files.Trees.delete(pausedImage);
+            pausedImage = null;
+            pausedAt = null;
+        }
+    }
+
     /**
      * Restores a paused kernel for the next execution; when that fails, a fresh one is started and
      * the execution is told. Called with the execution lock held.
@@ -703,11 +708,7 @@ public final class Sandbox {
             createdAt = Instant.now();
             busyNanos.set(0);
             crashNotice = null;
-            if (pausedImage != null) {
-                dev.interpretersandbox.files.Trees.delete(pausedImage);
-                pausedImage = null;
-                pausedAt = null;
-            }
+            discardPausedImage();
             try {
                 workspace.delete();
             } catch (RuntimeException e) {
