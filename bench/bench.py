@@ -7,7 +7,8 @@ then measures (medians; the machine is noisy):
   * trivial cell  print('hi')  p50 / p99 over N calls on one keep-alive connection
   * plt.show() cell p50
   * 10 MiB upload + download throughput
-Usage: python3 bench/bench.py [--calls 2000]   (build first: ./mvnw -B package -DskipTests)
+Usage: python3 bench/bench.py [--calls 2000] [--jar other/quarkus-run.jar]
+       (build first: ./mvnw -B package -DskipTests)
 """
 import argparse
 import http.client
@@ -54,13 +55,13 @@ class Client:
         return json.loads(body)
 
 
-def start_service(extra_env):
+def start_service(extra_env, jar=JAR):
     """Starts the packaged service with its own state directory; returns once it listens."""
     state = tempfile.mkdtemp(prefix="sandbox-bench-")
     port = free_port()
     env = dict(os.environ, SANDBOX_STATE_DIR=state, QUARKUS_HTTP_PORT=str(port), **extra_env)
     launched = time.perf_counter()
-    service = subprocess.Popen(["java", "-jar", JAR], env=env, stdout=open(os.path.join(state, "service.log"), "w"),
+    service = subprocess.Popen(["java", "-jar", jar], env=env, stdout=open(os.path.join(state, "service.log"), "w"),
                                stderr=subprocess.STDOUT)
     while True:
         try:
@@ -89,11 +90,12 @@ def main():
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--plots", type=int, default=30)
     parser.add_argument("--transfers", type=int, default=20)
+    parser.add_argument("--jar", default=JAR, help="another build to measure, for side-by-side runs")
     args = parser.parse_args()
-    if not os.path.exists(JAR):
+    if not os.path.exists(args.jar):
         sys.exit("build first: ./mvnw -B package -DskipTests")
 
-    service, port, state, launched = start_service({})
+    service, port, state, launched = start_service({}, args.jar)
     try:
         listening = time.perf_counter()  # start_service returns once the port accepts connections
         client = Client(port)

@@ -71,6 +71,20 @@ class DriverTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.driver.close()
 
+    def test_matplotlib_fonts_are_read_from_memory_and_keep_their_path(self):
+        events = self.driver.execute(
+            "import matplotlib.pyplot as plt\n"
+            "from matplotlib import font_manager\n"
+            "plt.plot([1, 2]); plt.title('t\u00e9st'); plt.show()\n"
+            "font = font_manager.get_font(font_manager.findfont('DejaVu Sans'))\n"
+            "print(type(font).__name__, type(font).__mro__[1].__name__, font.fname.endswith('.ttf'))")
+        self.assertIn("image/png", events[0]["variants"])
+        self.assertEqual(events[-1]["text"], "MemoryFont FT2Font True\n")
+        # Embedding a font by its path (the PDF backend) still works.
+        events = self.driver.execute("import io; buf = io.BytesIO(); plt.plot([1]); plt.title('x');"
+                                     " plt.savefig(buf, format='pdf'); plt.close(); print(buf.getvalue()[:5])")
+        self.assertEqual(events[-1]["text"], "b'%PDF-'\n")
+
     def test_ready_names_versions(self):
         self.assertEqual("ready", self.driver.ready["type"])
         self.assertIn("ipython", self.driver.ready)
