@@ -172,6 +172,30 @@ class DriverTest(unittest.TestCase):
         self.assertLess(time.time() - start, 1.5)
         self.assertEqual("done", json.loads(self.driver.proc.stdout.readline())["type"])
 
+    def test_output_a_background_thread_prints_between_cells_is_sent(self):
+        self.driver.execute("import threading, time\n"
+                            "threading.Thread(target=lambda: (time.sleep(0.3), print('late'))).start()")
+        start = time.time()
+        late = json.loads(self.driver.proc.stdout.readline())
+        self.assertEqual(("stream", "late\n"), (late["type"], late["text"]))
+        self.assertLess(time.time() - start, 1.5)
+
+    def test_an_idle_kernel_does_not_wake_up(self):
+        self.driver.execute("print('warm')")
+        time.sleep(2.7)  # the reader parks 2 s after the last output
+
+        def switches():
+            total = 0
+            for task in os.listdir("/proc/%d/task" % self.driver.proc.pid):
+                with open("/proc/%d/task/%s/status" % (self.driver.proc.pid, task)) as status:
+                    total += sum(int(line.split()[1]) for line in status
+                                 if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")))
+            return total
+
+        before = switches()
+        time.sleep(2.5)
+        self.assertLessEqual(switches() - before, 1, "an idle driver woke up (a timer tick costs CPU in every sandbox)")
+
 
     def test_lone_surrogates_become_replacement_characters(self):
         events = self.driver.execute("print('a\\udcffb')\nraise ValueError('\\ud800')")
