@@ -99,6 +99,19 @@ public class Cgroups {
         }
     }
 
+    /** Sets the CPU quota of a container's cgroup (runsc created it with the one from the spec). */
+    public void setCpus(String containerId, double cpus) throws IOException {
+        long period = 100_000;
+        long quota = Math.round(cpus * period);
+        String leaf = pathFor(containerId);
+        if (unified()) {
+            Files.writeString(dir("cpu", leaf).resolve("cpu.max"), quota + " " + period);
+        } else {
+            write(dir("cpu", leaf).resolve("cpu.cfs_period_us"), period);
+            write(dir("cpu", leaf).resolve("cpu.cfs_quota_us"), quota);
+        }
+    }
+
     /** v2: a controller is usable in a cgroup only when every ancestor delegates it. */
     private void enableControllers(String leaf) throws IOException {
         Path current = MOUNT;

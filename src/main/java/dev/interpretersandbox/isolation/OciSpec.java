@@ -25,6 +25,15 @@ public final class OciSpec {
     private OciSpec() {}
 
     public static ObjectNode build(ObjectMapper mapper, SandboxConfig config, Inputs in, KernelLimits own) {
+        return build(mapper, config, in, own, own.cpus());
+    }
+
+    /**
+     * As {@link #build(ObjectMapper, SandboxConfig, Inputs, KernelLimits)}, with the cgroup's CPU
+     * quota at startCpus: the launcher lowers it to the sandbox's own limit once the kernel answers.
+     */
+    public static ObjectNode build(
+            ObjectMapper mapper, SandboxConfig config, Inputs in, KernelLimits own, double startCpus) {
         SandboxConfig.Limits limits = config.limits();
         ObjectNode spec = mapper.createObjectNode();
         spec.put("ociVersion", "1.0.2");
@@ -96,7 +105,7 @@ public final class OciSpec {
         resources.putObject("memory").put("limit", memory);
         resources.putObject("pids").put("limit", own.pids());
         long period = 100_000;
-        resources.putObject("cpu").put("period", period).put("quota", Math.round(own.cpus() * period));
+        resources.putObject("cpu").put("period", period).put("quota", Math.round(startCpus * period));
         return spec;
     }
 

@@ -110,6 +110,9 @@ class LifecycleApiTest {
         assertEquals("True", run(id, "import sys\nprint('json' in sys.modules)"));
         assertEquals(
                 kernel, given().get("/sandboxes/" + id).jsonPath().getString("kernel"), "no kernel start on the way");
+        // Restored from the template with all of the host's CPUs, then held to its own limit.
+        Path cpu = IsolationTest.findCgroup("cpu", kernel);
+        assertEquals("100000", Files.readString(cpu.resolve("cpu.cfs_quota_us")).strip());
         waitForPool(); // refilled in the background
         delete(id);
     }
@@ -279,6 +282,9 @@ class LifecycleApiTest {
         JsonPath resumed = given().get("/sandboxes/" + id).jsonPath();
         assertEquals("idle", resumed.getString("state"));
         assertTrue(!kernel.equals(resumed.getString("kernel")), "a new container");
+        // The restore ran with all of the host's CPUs; the sandbox's own limit applies again.
+        Path cpu = IsolationTest.findCgroup("cpu", resumed.getString("kernel"));
+        assertEquals("100000", Files.readString(cpu.resolve("cpu.cfs_quota_us")).strip());
         delete(id);
     }
 
