@@ -73,13 +73,13 @@ def start_service(extra_env, jar=JAR):
             time.sleep(0.02)
 
 
-def stop_service(service, state):
+def stop_service(service, state, keep=False):
     service.terminate()
     try:
         service.wait(60)
     except subprocess.TimeoutExpired:
         service.kill()
-    if service.returncode not in (0, 143):
+    if keep or service.returncode not in (0, 143):
         print("service log kept in", state)
     else:
         shutil.rmtree(state, ignore_errors=True)

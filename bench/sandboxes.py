@@ -29,7 +29,7 @@ SMALL = 128 * 1024 * 1024  # the smallest memory limit allowed; an idle kernel u
 def create(client, body=None):
     status, raw = client.request("POST", "/sandboxes", json.dumps(body or {}), {"Content-Type": "application/json"})
     if status != 201:
-        raise RuntimeError("create failed: %s %s" % (status, raw[:300]))
+        raise RuntimeError("create failed: %s %s" % (status, raw[:4000]))
     return json.loads(raw)
 
 
@@ -38,7 +38,7 @@ def execute(client, sandbox, code="print(1)"):
                                  {"Content-Type": "application/json"})
     result = json.loads(raw)
     if status != 200 or result["status"] != "ok" or any(e["type"] == "error" for e in result["events"]):
-        raise RuntimeError("execute failed: %s %s" % (status, raw[:300]))
+        raise RuntimeError("execute failed: %s %s" % (status, raw[:4000]))
     return result
 
 
@@ -204,7 +204,10 @@ def main():
               % (statistics.median(baseline), percentile(baseline, 99), len(baseline)))
         print("trivial cell, during teardown       p50 %6.2f ms  p99 %6.2f ms  max %6.1f ms  (n=%d)"
               % (statistics.median(during), percentile(during, 99), max(during), len(during)))
-    finally:
+    except BaseException:
+        stop_service(service, state, keep=True)
+        raise
+    else:
         stop_service(service, state)
 
 
