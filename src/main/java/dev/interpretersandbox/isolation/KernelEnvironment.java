@@ -33,6 +33,11 @@ final class KernelEnvironment {
         // own mapping, so one big array is still returned when it is freed.
         env.put("MALLOC_MMAP_THRESHOLD_", Integer.toString(64 << 20));
         env.put("MALLOC_TRIM_THRESHOLD_", Integer.toString(128 << 20));
+        // One malloc arena: glibc reserves 64 MiB of address space for each thread's own arena,
+        // and RLIMIT_AS counts reservations. Eight threads that had malloc'd took a 1 GiB sandbox
+        // from 134 to 678 MiB of its 870 MiB address space, and a 128 MiB sandbox whose output
+        // thread got an arena early in its start failed to import IPython (MemoryError).
+        env.put("MALLOC_ARENA_MAX", "1");
         // Inline plots by default; caches and IPython's profile go to scratch, not the workspace.
         env.put("MPLBACKEND", "module://matplotlib_inline.backend_inline");
         env.put("TMPDIR", scratch);

@@ -175,6 +175,24 @@ class IsolationTest {
     }
 
     @Test
+    void threadsDoNotUseUpTheAddressSpaceLimit() {
+        // Eight threads that each allocated something, then one 600 MiB buffer: it fits in the
+        // 1 GiB sandbox's 870 MiB address space unless every thread reserved a malloc arena.
+        String out = Api.run("import threading\n"
+                + "barrier = threading.Barrier(8)\n"
+                + "def work():\n"
+                + "    block = bytes(200000)\n"
+                + "    barrier.wait()\n"
+                + "threads = [threading.Thread(target=work) for _ in range(8)]\n"
+                + "for t in threads: t.start()\n"
+                + "for t in threads: t.join()\n"
+                + "big = bytearray(600 * 1024**2)\n"
+                + "print(len(big) >> 20)\n"
+                + "del big");
+        assertEquals("600", out);
+    }
+
+    @Test
     void aMemoryBombAcrossProcessesKillsOnlyTheSandboxAndSaysWhy() {
         // Fresh processes (no inherited address space), each under RLIMIT_AS, together over 1 GiB.
         JsonPath result = Api.execute(
