@@ -86,9 +86,9 @@ public class RunscLauncher implements KernelLauncher {
     }
 
     /**
-     * A container starts with every CPU of the host (see start) and gets its own limit here, once
-     * the kernel answers and before any code of the sandbox's user runs. If the limit cannot be
-     * written, the kernel is not handed out.
+     * A container starts with every CPU of the host (see startCpus) and gets its own limit here,
+     * once the kernel answers and before any call runs in it (a restored kernel's own background
+     * threads may run meanwhile). If the limit cannot be written, the kernel is not handed out.
      */
     private void applyCpuLimit(RunscKernel kernel, KernelLimits limits) {
         try {
