@@ -39,10 +39,20 @@ final class RunscKernel extends ChildKernel {
     /** runsc checkpoint writes the image and stops the container; teardown then removes the rest. */
     @Override
     public boolean checkpoint(Path image) {
+        long started = System.nanoTime();
         try {
             Files.createDirectories(image);
+            // Like a restore, saving compresses the memory image on every CPU the cgroup allows
+            // (1.4-1.8 s at 1 CPU, 0.7-1.0 s with 2 here); runsc stops the sandbox's tasks first,
+            // and the container ends with the checkpoint. Best effort: it only saves time.
+            try {
+                cgroups.setCpus(containerId, Runtime.getRuntime().availableProcessors());
+            } catch (IOException e) {
+                LOG.debugf("checkpoint of %s at the sandbox's own CPU quota: %s", containerId, e.getMessage());
+            }
             runsc.checkpoint(containerId, image, CHECKPOINT_DEADLINE);
             process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS); // runsc run ends with its container
+            LOG.infof("kernel %s checkpointed in %d ms", containerId, (System.nanoTime() - started) / 1_000_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (IOException | RuntimeException e) {
