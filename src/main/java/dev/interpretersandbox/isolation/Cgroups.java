@@ -75,21 +75,18 @@ public class Cgroups {
      */
     public boolean create(String containerId, long memory, double cpus, int pids) {
         String leaf = pathFor(containerId);
-        long period = 100_000;
-        long quota = Math.round(cpus * period);
         try {
             if (unified()) {
                 enableControllers(leaf);
                 Path dir = Files.createDirectories(dir("memory", leaf));
                 write(dir.resolve("memory.max"), memory);
                 write(dir.resolve("memory.swap.max"), 0);
-                Files.writeString(dir.resolve("cpu.max"), quota + " " + period);
+                setCpus(containerId, cpus);
                 write(dir.resolve("pids.max"), pids);
             } else {
                 write(Files.createDirectories(dir("memory", leaf)).resolve("memory.limit_in_bytes"), memory);
-                Path cpu = Files.createDirectories(dir("cpu", leaf));
-                write(cpu.resolve("cpu.cfs_period_us"), period);
-                write(cpu.resolve("cpu.cfs_quota_us"), quota);
+                Files.createDirectories(dir("cpu", leaf));
+                setCpus(containerId, cpus);
                 Files.createDirectories(dir("cpuacct", leaf)); // CPU time for the usage report
                 write(Files.createDirectories(dir("pids", leaf)).resolve("pids.max"), pids);
             }
@@ -101,7 +98,7 @@ public class Cgroups {
         }
     }
 
-    /** Sets the CPU quota of a container's cgroup (runsc created it with the one from the spec). */
+    /** Sets the CPU quota of a container's existing cgroup (made by create, or by runsc from the spec). */
     public void setCpus(String containerId, double cpus) throws IOException {
         long period = 100_000;
         long quota = Math.round(cpus * period);
