@@ -5,21 +5,25 @@ to our stdin and reads events from our stdout; nothing else crosses the boundary
 but the workspace directory. Why not ipykernel over ZeroMQ: inside gVisor it costs
 ~50x per cell (see DESIGN.md); over stdio a trivial cell takes well under 1 ms.
 
-Protocol (one JSON object per line):
-  in:  {"op": "execute", "id": N, "code": "...",
-        "limits": {"stream_chars": N, "display_bytes": N, "displays": N}}
-       {"op": "env", "id": N, "env": {"NAME": "value"}}  (answered with done)
-  out: {"type": "ready", ...} once, then per execution any number of
+Protocol (one JSON object per line; ids are opaque strings chosen by the service):
+  in:  {"op": "execute", "id": ID, "code": "...",
+        "limits": {"stream_chars": N, "display_bytes": N, "displays": N,
+                   "error_chars": N, "line_bytes": N}}
+       {"op": "env", "id": ID, "env": {"NAME": "value"}}  (answered with done)
+       {"op": "ping", "id": ID}                            (answered with done)
+  out: {"type": "ready", ...} once, then per execution {"type": "started", "id": ID}
+       (after any output left over from earlier), any number of
        {"type": "stream", "name": "stdout"|"stderr", "text": "..."},
        {"type": "display_data", "variants": {mime: data}},
        {"type": "error", "ename", "evalue", "traceback": [...]},
        {"type": "truncated", "what": "stream"|"display"} once a limit cuts output,
-       and finally {"type": "done", "id": N}.
+       and finally {"type": "done", "id": ID}.
 
 Limits are per execution; output between executions (background threads) counts
-against the last one. The service enforces the same limits again (it cannot trust
-code that shares this process); these only keep a runaway cell from pushing
-gigabytes through the pipe.
+against the last one. No line is longer than line_bytes. The service enforces the
+same limits again and treats more than they allow as a broken protocol (it cannot
+trust code that shares this process); these keep a runaway cell from pushing
+gigabytes through the pipe, and a well-behaved kernel inside the service's bounds.
 
 The protocol file descriptors are private duplicates: fd 0 becomes /dev/null and
 fds 1 and 2 become pipes that a reader thread turns into stream events, so output
@@ -340,6 +344,8 @@ class Kernel:
         self.display_bytes_left = NO_LIMIT
         self.displays_left = NO_LIMIT
         self.display_cut = False
+        self.error_chars_left = NO_LIMIT
+        self.line_bytes = NO_LIMIT
         self.shell = self._make_shell()
 
     def _make_shell(self):
@@ -411,7 +417,11 @@ class Kernel:
     def publish(self, data: Dict[str, Any]) -> None:
         variants = jsonable(data)
         size = sum(len(v) if isinstance(v, str) else len(json.dumps(v, default=str)) for v in variants.values())
-        if self.display_cut or self.displays_left <= 0 or size > self.display_bytes_left:
+        too_long = False
+        if size * 6 + 1024 > self.line_bytes:  # escaping could make the line too long: measure it
+            line = json.dumps({"type": "display_data", "variants": variants}, ensure_ascii=False, default=str)
+            too_long = len(line.encode("utf-8", "backslashreplace")) + 1 > self.line_bytes
+        if self.display_cut or too_long or self.displays_left <= 0 or size > self.display_bytes_left:
             if not self.display_cut:  # once; nothing more this execution, however small
                 self.display_cut = True
                 self.send_after_output({"type": "truncated", "what": "display"})
@@ -427,18 +437,31 @@ class Kernel:
         if isinstance(etype, type) and issubclass(etype, KeyboardInterrupt):
             # The interrupt is raised in our SIGINT handler: that frame is ours, not the user's.
             stb = [entry for entry in stb if __file__ not in entry]
-        self.send_after_output({
-            "type": "error",
-            "ename": clean_text(getattr(etype, "__name__", str(etype))),
-            "evalue": clean_text(str(evalue)[:ERROR_CHARS]),
-            "traceback": [clean_text(line[:ERROR_CHARS]) for line in stb[:ERROR_LINES]],
-        })
+        # One error's text fits the execution's error budget: the service drops what does not.
+        left = max(0, self.error_chars_left)
+        ename = clean_text(getattr(etype, "__name__", str(etype)))[:ERROR_CHARS]
+        evalue = clean_text(str(evalue)[:ERROR_CHARS])[: max(0, left - len(ename))]
+        left -= len(ename) + len(evalue)
+        traceback = []
+        for line in stb[:ERROR_LINES]:
+            line = clean_text(line[:ERROR_CHARS])[: max(0, left)]
+            if not line:
+                break
+            traceback.append(line)
+            left -= len(line)
+        self.error_chars_left = left
+        self.send_after_output({"type": "error", "ename": ename, "evalue": evalue, "traceback": traceback})
 
     def execute(self, request_id: Any, code: str, limits: Dict[str, Any]) -> None:
         self.capture.begin(int(limits.get("stream_chars", NO_LIMIT)))
         self.display_bytes_left = int(limits.get("display_bytes", NO_LIMIT))
         self.displays_left = int(limits.get("displays", NO_LIMIT))
         self.display_cut = False
+        self.error_chars_left = int(limits.get("error_chars", NO_LIMIT))
+        self.line_bytes = int(limits.get("line_bytes", NO_LIMIT))
+        # What background threads printed since the last cell goes out first, then this cell's
+        # start: the service attributes to this execution only what follows "started".
+        self.send_after_output({"type": "started", "id": request_id})
         self.executing = True
         try:
             self.shell.run_cell(code, store_history=True)
@@ -621,7 +644,7 @@ def serve(protocol_in, channel: Channel) -> None:
             request = json.loads(line)
             if request.get("op") == "execute":
                 kernel.execute(request.get("id"), str(request.get("code", "")), request.get("limits") or {})
-            elif request.get("op") == "env":
+            elif request.get("op") == "env" and isinstance(request.get("env"), dict):
                 # POST /sandboxes "env": set before any of the sandbox's code runs.
                 os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})
                 channel.send({"type": "done", "id": request.get("id")})

@@ -27,7 +27,8 @@ class Driver:
 
     def execute(self, code, interrupt_after=None, limits=None):
         self.next_id += 1
-        request = {"op": "execute", "id": self.next_id, "code": code}
+        request_id = "req-%d" % self.next_id
+        request = {"op": "execute", "id": request_id, "code": code}
         if limits:
             request["limits"] = limits
         self.proc.stdin.write((json.dumps(request) + "\n").encode())
@@ -36,13 +37,20 @@ class Driver:
             time.sleep(interrupt_after)
             self.proc.send_signal(signal.SIGINT)
         events = []
+        started = False
         while True:
             line = self.proc.stdout.readline()
             if not line:
                 raise AssertionError("driver exited: " + self.proc.stderr.read().decode())
             message = json.loads(line)
+            if message["type"] == "started":
+                self.assert_equal(message["id"], request_id)
+                started = True
+                events = []  # what came before belongs to no execution
+                continue
             if message["type"] == "done":
-                self.assert_equal(message["id"], self.next_id)
+                self.assert_equal(message["id"], request_id)
+                self.assert_equal(started, True)
                 return events
             events.append(message)
 
@@ -164,9 +172,10 @@ class DriverTest(unittest.TestCase):
 
     def test_output_of_a_slow_cell_arrives_before_it_ends(self):
         start = time.time()
-        self.driver.proc.stdin.write((json.dumps({"op": "execute", "id": 999, "code":
+        self.driver.proc.stdin.write((json.dumps({"op": "execute", "id": "slow", "code":
                                      "import time\nprint('early')\ntime.sleep(2)"}) + "\n").encode())
         self.driver.proc.stdin.flush()
+        self.assertEqual({"type": "started", "id": "slow"}, json.loads(self.driver.proc.stdout.readline()))
         first = json.loads(self.driver.proc.stdout.readline())
         self.assertEqual("early\n", first["text"])
         self.assertLess(time.time() - start, 1.5)
@@ -223,9 +232,9 @@ class DriverTest(unittest.TestCase):
         self.assertTrue(all(len(line) <= 65536 for line in error["traceback"]))
 
     def test_env_op_sets_variables_for_code_and_subprocesses(self):
-        self.driver.proc.stdin.write((json.dumps({"op": "env", "id": 77, "env": {"GREETING": "hi"}}) + "\n").encode())
+        self.driver.proc.stdin.write((json.dumps({"op": "env", "id": "e77", "env": {"GREETING": "hi"}}) + "\n").encode())
         self.driver.proc.stdin.flush()
-        self.assertEqual({"type": "done", "id": 77}, json.loads(self.driver.proc.stdout.readline()))
+        self.assertEqual({"type": "done", "id": "e77"}, json.loads(self.driver.proc.stdout.readline()))
         events = self.driver.execute("import os, subprocess\nprint(os.environ['GREETING'])\n"
                                      "print(subprocess.run(['sh', '-c', 'echo $GREETING'], capture_output=True, text=True).stdout)")
         self.assertEqual("hi\nhi\n\n", text(events))
@@ -236,6 +245,26 @@ class DriverTest(unittest.TestCase):
         self.assertEqual("KeyboardInterrupt", error["ename"])
         self.assertTrue(any("time.sleep" in line or "sleep" in line for line in error["traceback"]), error)
         self.assertFalse(any("kernel_driver" in line for line in error["traceback"]), error)
+
+    def test_output_left_from_between_cells_comes_before_started(self):
+        self.driver.execute("import threading, time\n"
+                            "threading.Thread(target=lambda: (time.sleep(0.2), print('between'))).start()")
+        time.sleep(0.4)
+        self.assertEqual("now\n", text(self.driver.execute("print('now')")), "the late line is not this cell's")
+
+    def test_errors_keep_to_their_budget(self):
+        events = self.driver.execute("raise ValueError('v' * 5000)", limits={"error_chars": 1000})
+        error = [e for e in events if e["type"] == "error"][0]
+        size = len(error["ename"]) + len(error["evalue"]) + sum(len(line) for line in error["traceback"])
+        self.assertLessEqual(size, 1000)
+        self.assertEqual("ValueError", error["ename"])
+
+    def test_a_display_whose_line_would_be_too_long_is_cut(self):
+        code = "from IPython.display import display\ndisplay({'text/plain': '\\x01' * 3000}, raw=True)\nprint('after')"
+        events = self.driver.execute(code, limits={"line_bytes": 10000})
+        self.assertEqual([], [e for e in events if e["type"] == "display_data"])
+        self.assertEqual(1, len([e for e in events if e["type"] == "truncated" and e["what"] == "display"]))
+        self.assertEqual("after\n", text(events))
 
     def test_big_writes_are_split_into_bounded_messages(self):
         events = self.driver.execute("import sys\nsys.stdout.write('y' * 200000)")

@@ -1,11 +1,13 @@
 package dev.interpretersandbox.api;
 
-import dev.interpretersandbox.kernel.Event;
+import dev.interpretersandbox.sandbox.Event;
+import dev.interpretersandbox.sandbox.ExecutionResult;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 
 /**
- * Types the Vert.x routes serialise with Jackson themselves. Quarkus REST registers what its
- * resources return; these it cannot see, and a native image would otherwise write them as {}.
+ * Types written with Jackson outside a resource method's return type (the execute stream's
+ * pieces). Quarkus REST registers what its resources return; these it cannot see, and a native
+ * image would otherwise write them as {}.
  */
 @RegisterForReflection(
         targets = {
@@ -15,10 +17,9 @@ import io.quarkus.runtime.annotations.RegisterForReflection;
             Event.Error.class,
             Event.File.class,
             ErrorBody.class,
-            ExecuteRoute.ExecuteResponse.class,
-            ExecuteRoute.End.class,
-            UploadRoute.Uploaded.class,
-            dev.interpretersandbox.sandbox.ExecutionResult.Usage.class
+            EventStream.End.class,
+            Transfers.Uploaded.class,
+            ExecutionResult.Usage.class
         })
 final class JsonTypes {
     private JsonTypes() {}

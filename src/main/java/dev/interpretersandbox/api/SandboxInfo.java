@@ -3,6 +3,7 @@ package dev.interpretersandbox.api;
 import dev.interpretersandbox.kernel.KernelLimits;
 import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.SandboxState;
+import dev.interpretersandbox.sandbox.SandboxView;
 import java.time.Instant;
 
 /** A sandbox as GET /sandboxes/{id} (its ping) and GET /sandboxes show it. */
@@ -22,20 +23,21 @@ public record SandboxInfo(
     public record Usage(Long memoryBytes, double busySecs) {}
 
     static SandboxInfo of(Sandbox sandbox) {
-        KernelLimits limits = sandbox.spec().limits();
+        SandboxView view = sandbox.view();
+        KernelLimits limits = view.spec().limits();
         return new SandboxInfo(
-                sandbox.id(),
-                sandbox.lastActivity(),
-                sandbox.expiresAt(),
-                sandbox.createdAt(),
-                sandbox.state(),
-                sandbox.kernelName(),
+                view.id(),
+                view.lastActivity(),
+                view.expiresAt(),
+                view.createdAt(),
+                view.state(),
+                view.kernel(),
                 new Limits(
                         limits.memoryBytes(),
                         limits.cpus(),
                         limits.pids(),
                         limits.workspaceBytes(),
-                        sandbox.spec().idleTimeout().toSeconds()),
-                new Usage(sandbox.memoryBytes().orElse(null), sandbox.busy().toMillis() / 1000.0));
+                        view.spec().idleTimeout().toSeconds()),
+                new Usage(sandbox.memoryBytes().orElse(null), view.busy().toMillis() / 1000.0));
     }
 }

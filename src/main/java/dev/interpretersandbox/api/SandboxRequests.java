@@ -1,17 +1,15 @@
 package dev.interpretersandbox.api;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.config.SandboxConfig;
-import dev.interpretersandbox.error.ServiceException;
+import dev.interpretersandbox.error.SandboxException;
 import dev.interpretersandbox.isolation.Sizes;
 import dev.interpretersandbox.kernel.KernelLimits;
 import dev.interpretersandbox.sandbox.SandboxSpec;
-import java.io.IOException;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -24,43 +22,57 @@ import java.util.regex.Pattern;
 final class SandboxRequests {
 
     private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,127}");
-    // What the kernel needs to be the kernel: a client cannot point it elsewhere.
+    /**
+     * What the kernel needs to be the kernel, and what changes how the dynamic loader, libc or
+     * Python load code: a client cannot point them elsewhere. Names are compared case-sensitively,
+     * as the loader does; the prefixes cover whole families (LD_AUDIT, MALLOC_CHECK_, ...).
+     */
     private static final Set<String> RESERVED = Set.of(
-            "PATH", "HOME", "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "LD_PRELOAD", "LD_LIBRARY_PATH", "MPLBACKEND");
+            "PATH",
+            "HOME",
+            "USER",
+            "SHELL",
+            "TMPDIR",
+            "MPLBACKEND",
+            "MPLCONFIGDIR",
+            "IPYTHONDIR",
+            "GCONV_PATH",
+            "GETCONF_DIR",
+            "GLIBC_TUNABLES",
+            "HOSTALIASES",
+            "LOCALDOMAIN",
+            "LOCPATH",
+            "NIS_PATH",
+            "NLSPATH",
+            "RESOLV_HOST_CONF",
+            "RES_OPTIONS",
+            "TZDIR");
+
+    private static final List<String> RESERVED_PREFIXES = List.of("LD_", "MALLOC_", "PYTHON", "XDG_");
     private static final int MAX_ENV = 100;
     private static final int MAX_ENV_VALUE = 32 * 1024;
 
-    private final ObjectMapper mapper;
+    private final StrictJson json;
     private final SandboxConfig config;
 
-    SandboxRequests(ObjectMapper mapper, SandboxConfig config) {
-        this.mapper = mapper;
+    SandboxRequests(StrictJson json, SandboxConfig config) {
+        this.json = json;
         this.config = config;
     }
 
     SandboxSpec parse(byte[] body) {
         SandboxSpec defaults = SandboxSpec.defaults(config);
-        if (body == null || body.length == 0) {
-            return defaults;
-        }
-        JsonNode node;
-        try {
-            node = mapper.readTree(body);
-        } catch (JsonProcessingException e) {
-            throw new ServiceException(400, "the request body is not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw new ServiceException(400, "the request body cannot be read: " + e.getMessage());
-        }
+        JsonNode node = json.read(body);
         if (node == null || node.isNull()) {
             return defaults;
         }
         if (!node.isObject()) {
-            throw new ServiceException(400, "the request body must be a JSON object");
+            throw SandboxException.invalid("the request body must be a JSON object");
         }
         for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
             String field = it.next();
             if (!Set.of("limits", "env", "idle_timeout_secs").contains(field)) {
-                throw new ServiceException(400, "unknown field \"" + field + "\" (limits, env, idle_timeout_secs)");
+                throw SandboxException.invalid("unknown field \"" + field + "\" (limits, env, idle_timeout_secs)");
             }
         }
         return new SandboxSpec(
@@ -74,14 +86,14 @@ final class SandboxRequests {
             return defaults;
         }
         if (!limits.isObject()) {
-            throw new ServiceException(400, "\"limits\" must be an object");
+            throw SandboxException.invalid("\"limits\" must be an object");
         }
         SandboxConfig.MaxLimits max = config.sandboxes().maxLimits();
         for (Iterator<String> it = limits.fieldNames(); it.hasNext(); ) {
             String field = it.next();
             if (!Set.of("memory_bytes", "cpus", "pids", "workspace_bytes").contains(field)) {
-                throw new ServiceException(
-                        400, "unknown limit \"" + field + "\" (memory_bytes, cpus, pids, workspace_bytes)");
+                throw SandboxException.invalid(
+                        "unknown limit \"" + field + "\" (memory_bytes, cpus, pids, workspace_bytes)");
             }
         }
         // Below 128 MiB, IPython's start-up no longer fits its address-space limit (85 % of it).
@@ -110,15 +122,14 @@ final class SandboxRequests {
         if (value == null || value.isNull()) {
             return fallback;
         }
-        if (!value.isNumber() || (integral && !value.canConvertToLong())) {
-            throw new ServiceException(
-                    400, "\"limits." + field + "\" must be " + (integral ? "an integer" : "a number"));
+        if (!value.isNumber() || (integral && !StrictJson.integral(value))) {
+            throw SandboxException.invalid(
+                    "\"limits." + field + "\" must be " + (integral ? "an integer" : "a number"));
         }
         double n = value.asDouble();
         if (n < min || n > max) {
             boolean bytes = field.endsWith("_bytes");
-            throw new ServiceException(
-                    400,
+            throw SandboxException.invalid(
                     "\"limits." + field + "\" must be between " + (bytes ? Sizes.human((long) min) : fmt(min)) + " and "
                             + (bytes ? Sizes.human((long) max) : fmt(max)));
         }
@@ -134,24 +145,24 @@ final class SandboxRequests {
             return Map.of();
         }
         if (!env.isObject()) {
-            throw new ServiceException(400, "\"env\" must be an object of strings");
+            throw SandboxException.invalid("\"env\" must be an object of strings");
         }
         if (env.size() > MAX_ENV) {
-            throw new ServiceException(400, "\"env\" has more than " + MAX_ENV + " variables");
+            throw SandboxException.invalid("\"env\" has more than " + MAX_ENV + " variables");
         }
         Map<String, String> out = new LinkedHashMap<>();
         env.fields().forEachRemaining(e -> {
             if (!ENV_NAME.matcher(e.getKey()).matches()) {
-                throw new ServiceException(400, "invalid environment variable name \"" + e.getKey() + "\"");
+                throw SandboxException.invalid("invalid environment variable name \"" + e.getKey() + "\"");
             }
-            if (RESERVED.contains(e.getKey())) {
-                throw new ServiceException(400, "environment variable " + e.getKey() + " is set by the sandbox");
+            if (RESERVED.contains(e.getKey()) || RESERVED_PREFIXES.stream().anyMatch(e.getKey()::startsWith)) {
+                throw SandboxException.invalid("environment variable " + e.getKey() + " is set by the sandbox");
             }
             if (!e.getValue().isTextual()
                     || e.getValue().asText().length() > MAX_ENV_VALUE
                     || e.getValue().asText().indexOf('\0') >= 0) {
-                throw new ServiceException(
-                        400, "environment variable " + e.getKey() + " must be a string without NUL, at most 32 KiB");
+                throw SandboxException.invalid(
+                        "environment variable " + e.getKey() + " must be a string without NUL, at most 32 KiB");
             }
             out.put(e.getKey(), e.getValue().asText());
         });
@@ -164,7 +175,7 @@ final class SandboxRequests {
         }
         Duration max = config.sandboxes().maxLimits().idleTimeout();
         if (!value.isNumber() || !(value.asDouble() >= 1) || value.asDouble() > max.toSeconds()) {
-            throw new ServiceException(400, "\"idle_timeout_secs\" must be a number from 1 to " + max.toSeconds());
+            throw SandboxException.invalid("\"idle_timeout_secs\" must be a number from 1 to " + max.toSeconds());
         }
         return Duration.ofMillis((long) (value.asDouble() * 1000));
     }

@@ -2,95 +2,285 @@ package dev.interpretersandbox.api;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.config.SandboxConfig;
-import dev.interpretersandbox.files.WorkspacePath;
 import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.SandboxService;
+import io.smallrye.common.annotation.NonBlocking;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.HeaderParam;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.io.IOException;
-import java.io.InputStream;
-import java.net.URI;
 import java.util.List;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
+import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.jboss.resteasy.reactive.RestMulti;
 
 /**
- * The lifecycle API: POST /sandboxes, GET /sandboxes, GET/DELETE /sandboxes/{id},
- * POST /sandboxes/{id}/interrupt and /restart, and GET /sandboxes/{id}/files/download/-/*path.
- * Execute and upload under /sandboxes/{id}/ are the Vert.x routes ({@link ExecuteRoute},
- * {@link UploadRoute}).
+ * Many sandboxes: POST/GET /sandboxes, GET/DELETE /sandboxes/{id}, and under /sandboxes/{id}/
+ * everything the seed API does on the default sandbox (execute, uploads, downloads) plus interrupt
+ * and restart. Thin: look the sandbox up, delegate, map.
  */
 @Path("/sandboxes")
-@Produces(MediaType.APPLICATION_JSON)
 public class SandboxResource {
 
     public record SandboxList(List<SandboxInfo> sandboxes) {}
 
     public record Interrupted(boolean interrupted) {}
 
-    private static final int MAX_BODY = 64 * 1024;
-
     private final SandboxService sandboxes;
     private final SandboxRequests requests;
+    private final Executions executions;
+    private final Transfers transfers;
+    private final BodyLimits limits;
 
-    public SandboxResource(SandboxService sandboxes, ObjectMapper mapper, SandboxConfig config) {
+    SandboxResource(
+            SandboxService sandboxes,
+            ObjectMapper mapper,
+            SandboxConfig config,
+            Executions executions,
+            Transfers transfers,
+            BodyLimits limits) {
         this.sandboxes = sandboxes;
-        this.requests = new SandboxRequests(mapper, config);
+        this.limits = limits;
+        this.requests = new SandboxRequests(new StrictJson(mapper), config);
+        this.executions = executions;
+        this.transfers = transfers;
     }
 
     @POST
     @Consumes(MediaType.WILDCARD)
-    public Response create(InputStream body) throws IOException {
-        byte[] bytes = body == null ? new byte[0] : body.readNBytes(MAX_BODY + 1);
-        if (bytes.length > MAX_BODY) {
-            throw new dev.interpretersandbox.error.ServiceException(413, "the request body is larger than 64 KiB");
-        }
-        Sandbox sandbox = sandboxes.create(requests.parse(bytes));
-        return Response.created(URI.create("/sandboxes/" + sandbox.id()))
-                .entity(SandboxInfo.of(sandbox))
-                .build();
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(
+            operationId = "createSandbox",
+            summary = "Create a sandbox (from the warm pool when its limits are the defaults)")
+    @RequestBody(
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ApiDocs.CreateSandbox.class),
+                            example = ApiDocs.CREATE))
+    @APIResponse(
+            responseCode = "201",
+            description = "Created; Location is /sandboxes/{id}.",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = SandboxInfo.class),
+                            example = ApiDocs.SANDBOX))
+    @APIResponse(
+            responseCode = "400",
+            description = "A limit above its maximum, an unknown field, a bad environment variable, malformed JSON.",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ErrorBody.class),
+                            example = ApiDocs.BAD_LIMIT))
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
+    @APIResponse(responseCode = "413", ref = "TooLarge")
+    @APIResponse(
+            responseCode = "503",
+            description = "At the maximum number of sandboxes or the memory budget; see Retry-After.",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ErrorBody.class),
+                            example = ApiDocs.FULL))
+    public Uni<Response> create(@Context HttpServerRequest request) {
+        return BodyLimits.read(request, limits.otherLimit())
+                .chain(body -> Uni.createFrom().completionStage(sandboxes.create(requests.parse(body))))
+                .map(sandbox -> Response.status(Response.Status.CREATED) // created(uri) needs the request's thread
+                        .header("Location", "/sandboxes/" + sandbox.id())
+                        .entity(SandboxInfo.of(sandbox))
+                        .build());
     }
 
     @GET
+    @NonBlocking
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(operationId = "listSandboxes", summary = "All sandboxes with their state and usage, oldest first")
+    @APIResponse(
+            responseCode = "200",
+            description = "The sandboxes.",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = SandboxList.class),
+                            example = ApiDocs.SANDBOXES))
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
     public SandboxList list() {
         return new SandboxList(sandboxes.list().stream().map(SandboxInfo::of).toList());
     }
 
     @GET
     @Path("{id}")
+    @NonBlocking
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(operationId = "pingSandbox", summary = "The ping of one sandbox")
+    @Parameter(ref = "Id")
+    @APIResponse(responseCode = "400", ref = "BadId")
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
+    @APIResponse(responseCode = "404", ref = "NoSandbox")
+    @APIResponse(responseCode = "410", ref = "Reaped")
+    @APIResponse(
+            responseCode = "200",
+            description = "The sandbox.",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = SandboxInfo.class),
+                            example = ApiDocs.SANDBOX))
     public SandboxInfo get(@PathParam("id") String id) {
         return SandboxInfo.of(sandboxes.get(id));
     }
 
     @DELETE
     @Path("{id}")
-    public Response delete(@PathParam("id") String id) {
-        sandboxes.delete(id);
-        return Response.noContent().build();
+    @Operation(
+            operationId = "deleteSandbox",
+            summary = "Tear a sandbox down (kernel and files)",
+            description = "A running execution ends with KernelDied, queued ones fail. The default sandbox is"
+                    + " wiped (kernel and files) and stays.")
+    @Parameter(ref = "Id")
+    @APIResponse(responseCode = "400", ref = "BadId")
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
+    @APIResponse(responseCode = "404", ref = "NoSandbox")
+    @APIResponse(responseCode = "410", ref = "Reaped")
+    @APIResponse(responseCode = "204", description = "Deleted; a second DELETE is a 404.")
+    public Uni<Response> delete(@PathParam("id") String id) {
+        return Uni.createFrom()
+                .completionStage(sandboxes.delete(id))
+                .map(ignored -> Response.noContent().build());
     }
 
     @POST
     @Path("{id}/interrupt")
-    public Interrupted interrupt(@PathParam("id") String id) {
-        return new Interrupted(sandboxes.get(id).interrupt());
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(
+            operationId = "interruptSandbox",
+            summary = "SIGINT to the running cell, like Ctrl-C (state kept); false when nothing runs")
+    @Parameter(ref = "Id")
+    @APIResponse(responseCode = "400", ref = "BadId")
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
+    @APIResponse(responseCode = "404", ref = "NoSandbox")
+    @APIResponse(responseCode = "410", ref = "Reaped")
+    @APIResponse(
+            responseCode = "200",
+            description = "Whether a running cell was interrupted.",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = Interrupted.class),
+                            example = ApiDocs.INTERRUPTED))
+    public Uni<Interrupted> interrupt(@PathParam("id") String id) {
+        return Uni.createFrom().completionStage(sandboxes.get(id).interrupt()).map(Interrupted::new);
     }
 
     @POST
     @Path("{id}/restart")
-    public SandboxInfo restart(@PathParam("id") String id) {
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(
+            operationId = "restartSandbox",
+            summary = "A fresh kernel for the next execution (variables lost, files kept); a running cell ends"
+                    + " with KernelDied")
+    @Parameter(ref = "Id")
+    @APIResponse(responseCode = "400", ref = "BadId")
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
+    @APIResponse(responseCode = "404", ref = "NoSandbox")
+    @APIResponse(responseCode = "410", ref = "Reaped")
+    @APIResponse(
+            responseCode = "200",
+            description = "The sandbox.",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = SandboxInfo.class),
+                            example = ApiDocs.SANDBOX))
+    public Uni<SandboxInfo> restart(@PathParam("id") String id) {
         Sandbox sandbox = sandboxes.get(id);
-        sandbox.restart();
-        return SandboxInfo.of(sandbox);
+        return Uni.createFrom().completionStage(sandbox.restart()).map(ignored -> SandboxInfo.of(sandbox));
+    }
+
+    @POST
+    @Path("{id}/execute")
+    @Consumes(MediaType.WILDCARD)
+    @Operation(
+            operationId = "executeInSandbox",
+            summary = "POST /execute on this sandbox (same body, responses and streaming)",
+            description = DefaultSandboxResource.EXECUTE)
+    @Parameter(ref = "Id")
+    @APIResponse(responseCode = "400", ref = "BadId")
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
+    @APIResponse(responseCode = "404", ref = "NoSandbox")
+    @APIResponse(responseCode = "410", ref = "Reaped")
+    @RequestBody(ref = "Execute")
+    @APIResponse(responseCode = "200", ref = "Executed")
+    @APIResponse(responseCode = "413", ref = "TooLarge")
+    @APIResponse(responseCode = "429", ref = "Busy")
+    @APIResponse(responseCode = "503", ref = "CannotStart")
+    public RestMulti<byte[]> execute(
+            @PathParam("id") String id, @HeaderParam("Accept") String accept, @Context HttpServerRequest request) {
+        return executions.execute(() -> sandboxes.get(id), accept, request);
+    }
+
+    @POST
+    @Path("{id}/files/upload/-/{path: .*}")
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(
+            operationId = "uploadToSandbox",
+            summary = "POST /files/upload on this sandbox",
+            description = DefaultSandboxResource.UPLOAD_DOC)
+    @Parameter(ref = "Id")
+    @APIResponse(responseCode = "400", ref = "BadId")
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
+    @APIResponse(responseCode = "404", ref = "NoSandbox")
+    @APIResponse(responseCode = "410", ref = "Reaped")
+    @Parameter(ref = "Path")
+    @RequestBody(ref = "File")
+    @APIResponse(responseCode = "201", ref = "Uploaded")
+    @APIResponse(responseCode = "403", ref = "Outside")
+    @APIResponse(responseCode = "409", ref = "Exists")
+    @APIResponse(responseCode = "413", ref = "NoRoom")
+    public Uni<Response> upload(@PathParam("id") String id, @Context HttpServerRequest request) {
+        String raw = request.path();
+        return transfers.upload(
+                () -> sandboxes.get(id),
+                raw.substring(raw.indexOf(DefaultSandboxResource.UPLOAD) + DefaultSandboxResource.UPLOAD.length()),
+                request);
     }
 
     @GET
     @Path("{id}/files/download/-/{path: .*}")
-    public Response download(@PathParam("id") String id, @PathParam("path") String path) throws IOException {
-        return FilesResource.download(sandboxes.get(id), WorkspacePath.parse(path));
+    @Operation(
+            operationId = "downloadFromSandbox",
+            summary = "GET /files/download on this sandbox",
+            description = DefaultSandboxResource.DOWNLOAD_DOC)
+    @Parameter(ref = "Id")
+    @APIResponse(responseCode = "400", ref = "BadId")
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
+    @APIResponse(responseCode = "404", ref = "NoSandbox")
+    @APIResponse(responseCode = "410", ref = "Reaped")
+    @Parameter(ref = "Path")
+    @APIResponse(responseCode = "200", ref = "File")
+    @APIResponse(responseCode = "403", ref = "Outside")
+    public Uni<Response> download(
+            @PathParam("id") String id, @Context HttpServerRequest request, @Context HttpServerResponse response) {
+        String raw = request.path();
+        return transfers.download(
+                sandboxes.get(id),
+                raw.substring(raw.indexOf(DefaultSandboxResource.DOWNLOAD) + DefaultSandboxResource.DOWNLOAD.length()),
+                response);
     }
 }

@@ -5,6 +5,7 @@ import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Optional;
 
 /** Every setting of the service, under the {@code sandbox} prefix (env: {@code SANDBOX_...}). */
 @ConfigMapping(prefix = "sandbox")
@@ -22,6 +23,13 @@ public interface SandboxConfig {
     @WithDefault("30s")
     Duration reaperInterval();
 
+    /**
+     * How often containers and cgroups that belong to no sandbox of this service are looked for
+     * and removed (one must be seen twice in a row). Defaults to 60s.
+     */
+    @WithDefault("60s")
+    Duration orphanSweepInterval();
+
     /** How kernels are isolated. Defaults to runsc. */
     @WithDefault("runsc")
     Isolation isolation();
@@ -31,13 +39,13 @@ public interface SandboxConfig {
      * /mnt/data in process mode so code sees the same absolute paths as under runsc. Must be on
      * the same filesystem as the state directory. Defaults to unset.
      */
-    java.util.Optional<Path> defaultWorkspace();
+    Optional<Path> defaultWorkspace();
 
     /**
      * A dedicated root filesystem for the kernel (see deploy/build-rootfs.sh) instead of the
      * allow-list of the host's /usr and /etc (runsc mode). Defaults to unset.
      */
-    java.util.Optional<Path> rootfs();
+    Optional<Path> rootfs();
 
     /** Python inside the sandbox (the host's /usr is the sandbox's /usr); needs IPython. Defaults to /usr/bin/python3. */
     @WithDefault("/usr/bin/python3")
@@ -145,6 +153,19 @@ public interface SandboxConfig {
         /** Executions that may wait behind the running one; more get 429. Defaults to 16. */
         @WithDefault("16")
         int queueSize();
+
+        /**
+         * Executions that may wait across all sandboxes together; more get 429. Each holds its
+         * request body (at most max-request-size) while it waits. Defaults to 256.
+         */
+        @WithDefault("256")
+        int maxWaiting();
+
+        /**
+         * Threads that prepare and finish executions (workspace scans, sending the code, usage).
+         * Executions wait for their kernel without a thread. Defaults to twice the CPUs, at least 4.
+         */
+        Optional<Integer> threads();
     }
 
     interface Kernel {
@@ -169,6 +190,30 @@ public interface SandboxConfig {
         /** Number of display_data events of one execution. Defaults to 100. */
         @WithDefault("100")
         int maxDisplays();
+
+        /** Text of the error events of one execution (name, value and traceback). Defaults to 1M. */
+        @WithDefault("1M")
+        MemorySize maxErrorBytes();
+    }
+
+    Http http();
+
+    /** Bounds on what one HTTP client can hold. */
+    interface Http {
+        /**
+         * A response that makes no progress this long (the client stopped reading) is closed, and
+         * its execution interrupted. Defaults to 30s.
+         */
+        @WithDefault("30s")
+        Duration writeStallTimeout();
+
+        /** An upload whose client sends nothing for this long is aborted. Defaults to 60s. */
+        @WithDefault("60s")
+        Duration readStallTimeout();
+
+        /** Largest body of the small JSON endpoints (POST /sandboxes and the like). Defaults to 64K. */
+        @WithDefault("64K")
+        MemorySize maxJsonBody();
     }
 
     interface Auth {
@@ -176,7 +221,7 @@ public interface SandboxConfig {
          * Bearer token every endpoint but the health checks requires ({@code Authorization: Bearer
          * <token>}). Unset: no authentication. Defaults to unset.
          */
-        java.util.Optional<String> token();
+        Optional<String> token();
 
         /** Whether GET / needs the token too (platform health checks usually cannot send one). Defaults to false. */
         @WithDefault("false")
@@ -193,7 +238,7 @@ public interface SandboxConfig {
          * Sum of the memory limits of all sandboxes; a sandbox that would exceed it gets 503.
          * Defaults to 80% of the host's memory.
          */
-        java.util.Optional<MemorySize> memoryBudget();
+        Optional<MemorySize> memoryBudget();
 
         /** A sandbox is removed this long after it was created, however busy. Defaults to 24h. */
         @WithDefault("24h")
@@ -205,6 +250,12 @@ public interface SandboxConfig {
 
         /** Largest limits POST /sandboxes may ask for; above them 400. */
         MaxLimits maxLimits();
+
+        /**
+         * Threads that start, restore, pause and tear down kernels (slow, blocking work). Defaults
+         * to twice the CPUs, at least 4.
+         */
+        Optional<Integer> lifecycleThreads();
 
         Pool pool();
 

@@ -1,31 +1,35 @@
 package dev.interpretersandbox.files;
 
-import dev.interpretersandbox.error.ServiceException;
+import dev.interpretersandbox.error.SandboxException;
 
-/** A file request that cannot be served; carries the HTTP status the API answers with. */
-public class FileAccessException extends ServiceException {
+/** A file request that cannot be served, with the kind of refusal. */
+public class FileAccessException extends SandboxException {
 
-    public FileAccessException(int status, String message) {
-        super(status, message);
+    public FileAccessException(Kind kind, String message) {
+        super(kind, message);
     }
 
     public static FileAccessException badRequest(String message) {
-        return new FileAccessException(400, message);
+        return new FileAccessException(Kind.INVALID, message);
     }
 
     public static FileAccessException forbidden(String message) {
-        return new FileAccessException(403, message);
+        return new FileAccessException(Kind.FORBIDDEN, message);
     }
 
     public static FileAccessException notFound() {
-        return new FileAccessException(404, "file not found");
+        return new FileAccessException(Kind.NOT_FOUND, "file not found");
     }
 
     public static FileAccessException exists() {
-        return new FileAccessException(409, "file already exists");
+        return new FileAccessException(Kind.CONFLICT, "file already exists");
     }
 
     public static FileAccessException tooLarge(String message) {
-        return new FileAccessException(413, message);
+        return new FileAccessException(Kind.TOO_LARGE, message);
+    }
+
+    public boolean notFoundKind() {
+        return kind() == Kind.NOT_FOUND;
     }
 }

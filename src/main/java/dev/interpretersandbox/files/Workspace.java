@@ -1,9 +1,12 @@
 package dev.interpretersandbox.files;
 
+import dev.interpretersandbox.error.SandboxException;
+import java.io.Closeable;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
@@ -29,6 +32,8 @@ import java.util.Deque;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
+import java.util.function.LongConsumer;
 
 /**
  * Host-side access to one sandbox's workspace (its {@code /mnt/data}).
@@ -46,7 +51,6 @@ import java.util.Set;
 public final class Workspace {
 
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
-    private static final int COPY_BUFFER = 256 * 1024;
 
     private final Path root;
     private final Path staging;
@@ -54,9 +58,6 @@ public final class Workspace {
 
     /** Size and modification time of a regular file, for file events. */
     public record Stamp(long size, long modifiedNanos) {}
-
-    /** An open download: the caller closes the channel. */
-    public record Download(String name, long size, String contentType, SeekableByteChannel channel) {}
 
     public Workspace(Path root, Path staging, int uid) {
         this.root = root;
@@ -84,16 +85,19 @@ public final class Workspace {
     }
 
     /**
-     * Streams body into a new file; create-only, parents created, nothing left behind on failure.
+     * Opens a new file for an upload: create-only, parents created. The caller writes the body
+     * and then commits (the file is handed to the sandbox user) or closes without committing
+     * (nothing is left behind).
      *
      * @param maxBytes how many bytes the workspace may still take
-     * @return bytes written
+     * @param closed told the bytes written once the upload is closed, committed or not
      */
-    public long upload(WorkspacePath path, InputStream body, long maxBytes) throws IOException {
+    public Upload openUpload(WorkspacePath path, long maxBytes, LongConsumer closed) throws IOException {
         if (path.isRoot()) {
             throw FileAccessException.badRequest("the path must name a file below " + WorkspacePath.MOUNT);
         }
         Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
+        boolean done = false;
         try {
             SecureDirectoryStream<Path> dir = openRoot(opened);
             for (String name : path.parents()) {
@@ -112,38 +116,108 @@ public final class Workspace {
             } catch (FileSystemException e) {
                 throw refused(e);
             }
-            long written = 0;
-            boolean complete = false;
-            try (out) {
-                byte[] buffer = new byte[COPY_BUFFER];
-                ByteBuffer wrap = ByteBuffer.wrap(buffer);
-                int read;
-                // readNBytes fills the buffer across small network chunks: few, large writes.
-                while ((read = body.readNBytes(buffer, 0, buffer.length)) > 0) {
-                    written += read;
-                    if (written > maxBytes) {
-                        throw FileAccessException.tooLarge("the upload does not fit in the workspace (limit reached)");
-                    }
-                    wrap.clear().limit(read);
-                    while (wrap.hasRemaining()) {
-                        out.write(wrap);
-                    }
-                }
-                chown(dir, name);
-                complete = true;
-            } finally {
-                if (!complete) {
-                    deleteQuietly(dir, name);
-                }
-            }
-            return written;
+            done = true;
+            return new Upload(dir, name, out, opened, maxBytes, closed);
         } finally {
-            closeAll(opened);
+            if (!done) {
+                closeAll(opened);
+            }
         }
     }
 
-    /** Opens a regular file for reading; the caller closes {@link Download#channel()}. */
-    public Download download(WorkspacePath path) throws IOException {
+    /**
+     * A file being uploaded, open for writing in its (already opened) parent directory. Written by
+     * one thread at a time; {@link #close} may come from any thread once writing stopped.
+     */
+    public final class Upload implements Closeable {
+        private final SecureDirectoryStream<Path> dir;
+        private final Path name;
+        private final SeekableByteChannel channel;
+        private final Deque<SecureDirectoryStream<Path>> opened;
+        private final long maxBytes;
+        private final LongConsumer closed;
+        private long written;
+        private boolean committed;
+        private boolean over;
+
+        private Upload(
+                SecureDirectoryStream<Path> dir,
+                Path name,
+                SeekableByteChannel channel,
+                Deque<SecureDirectoryStream<Path>> opened,
+                long maxBytes,
+                LongConsumer closed) {
+            this.dir = dir;
+            this.name = name;
+            this.channel = channel;
+            this.opened = opened;
+            this.maxBytes = maxBytes;
+            this.closed = closed;
+        }
+
+        /** Writes all of buffers (one gathering write where the channel has it). */
+        public synchronized void write(ByteBuffer... buffers) throws IOException {
+            long size = 0;
+            for (ByteBuffer buffer : buffers) {
+                size += buffer.remaining();
+            }
+            if (written + size > maxBytes) {
+                throw FileAccessException.tooLarge("the upload does not fit in the workspace (limit reached)");
+            }
+            if (channel instanceof GatheringByteChannel gathering) {
+                long left = size;
+                while (left > 0) {
+                    left -= gathering.write(buffers);
+                }
+            } else {
+                for (ByteBuffer buffer : buffers) {
+                    while (buffer.hasRemaining()) {
+                        channel.write(buffer);
+                    }
+                }
+            }
+            written += size;
+        }
+
+        public synchronized long written() {
+            return written;
+        }
+
+        /** The body is complete: the file is handed to the sandbox user and kept. */
+        public synchronized long commit() throws IOException {
+            chown(dir, name);
+            committed = true;
+            close();
+            return written;
+        }
+
+        /** Ends the upload; without a commit the partial file is removed. Safe to call twice. */
+        @Override
+        public synchronized void close() {
+            if (over) {
+                return;
+            }
+            over = true;
+            try {
+                channel.close();
+            } catch (IOException e) {
+                // the file goes below if it was not committed
+            }
+            if (!committed) {
+                deleteQuietly(dir, name);
+            }
+            closeAll(opened);
+            closed.accept(written);
+        }
+    }
+
+    /**
+     * Opens a regular file for a download; the caller closes it. Directories, FIFOs, devices and
+     * symbolic links are refused.
+     *
+     * @param closed told the bytes sent once the download is closed
+     */
+    public Download openDownload(WorkspacePath path, LongConsumer closed) throws IOException {
         if (path.isRoot()) {
             throw FileAccessException.badRequest(WorkspacePath.MOUNT + " is a directory");
         }
@@ -172,10 +246,122 @@ public final class Workspace {
             } catch (FileSystemException e) {
                 throw refused(e);
             }
+            Object key = attributes.fileKey();
+            BasicFileAttributes reopened = attributes(dir, name);
+            if (key == null || !key.equals(reopened.fileKey())) {
+                key = null; // replaced while we opened it: serve what we opened, but never by name
+            }
             String type = ContentTypes.detect(path.fileName(), channel);
-            return new Download(path.fileName(), attributes.size(), type, channel);
+            return new Download(path, attributes.size(), type, channel, key, closed);
         } finally {
             closeAll(opened);
+        }
+    }
+
+    /** An open download: the caller sends it and closes it. */
+    public final class Download implements Closeable {
+        private final WorkspacePath path;
+        private final long size;
+        private final String contentType;
+        private final SeekableByteChannel channel;
+        private final Object fileKey;
+        private final LongConsumer closed;
+        private Path staged;
+        private long sent;
+        private boolean over;
+
+        private Download(
+                WorkspacePath path,
+                long size,
+                String contentType,
+                SeekableByteChannel channel,
+                Object fileKey,
+                LongConsumer closed) {
+            this.path = path;
+            this.size = size;
+            this.contentType = contentType;
+            this.channel = channel;
+            this.fileKey = fileKey;
+            this.closed = closed;
+        }
+
+        public String name() {
+            return path.fileName();
+        }
+
+        public long size() {
+            return size;
+        }
+
+        public String contentType() {
+            return contentType;
+        }
+
+        public SeekableByteChannel channel() {
+            return channel;
+        }
+
+        /**
+         * A path to this very file that sandbox code cannot redirect, for a zero-copy send by
+         * name: a hard link in the service's private staging directory, checked to be the same
+         * inode as the file opened race-free (the open descriptor keeps that inode from being
+         * reused meanwhile). When no such link can be made (the file was replaced while it was
+         * opened, or the filesystem refuses the link), a private copy of what was opened.
+         */
+        public synchronized Path stage() throws IOException {
+            Files.createDirectories(staging);
+            Path link = staging.resolve("download-" + UUID.randomUUID());
+            staged = link;
+            if (fileKey != null) {
+                try {
+                    Files.createLink(link, root.resolve(String.join("/", path.components())));
+                    BasicFileAttributes linked = Files.readAttributes(link, BasicFileAttributes.class, NOFOLLOW);
+                    if (linked.isRegularFile() && fileKey.equals(linked.fileKey())) {
+                        return link;
+                    }
+                    Files.deleteIfExists(link);
+                } catch (IOException | UnsupportedOperationException e) {
+                    Files.deleteIfExists(link);
+                }
+            }
+            try (FileChannel copy =
+                    FileChannel.open(link, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, NOFOLLOW)) {
+                long position = 0;
+                while (position < size) {
+                    long moved = copy.transferFrom(channel, position, size - position);
+                    if (moved <= 0) {
+                        break; // shrank while we copied: the client gets what there was
+                    }
+                    position += moved;
+                }
+            }
+            return link;
+        }
+
+        /** Bytes handed to the client, for the transfer metrics. */
+        public synchronized void sent(long bytes) {
+            sent += bytes;
+        }
+
+        @Override
+        public synchronized void close() {
+            if (over) {
+                return;
+            }
+            over = true;
+            try {
+                channel.close();
+            } catch (IOException e) {
+                // nothing to do
+            }
+            if (staged != null) {
+                try {
+                    Files.deleteIfExists(staged);
+                } catch (IOException e) {
+                    // the startup sweep empties staging
+                }
+            }
+            closed.accept(sent);
         }
     }
 
@@ -315,17 +501,18 @@ public final class Workspace {
                     throw symlink();
                 }
                 if (!attributes.isDirectory()) {
-                    throw new FileAccessException(409, "'" + name + "' exists and is not a directory");
+                    throw new FileAccessException(
+                            SandboxException.Kind.CONFLICT, "'" + name + "' exists and is not a directory");
                 }
                 return openDirectory(dir, name, opened);
             } catch (FileAccessException e) {
-                if (e.status() != 404) {
+                if (!e.notFoundKind()) {
                     throw e;
                 }
             }
             createDirectory(dir, name);
         }
-        throw new FileAccessException(409, "'" + name + "' keeps changing; try again");
+        throw new FileAccessException(SandboxException.Kind.CONFLICT, "'" + name + "' keeps changing; try again");
     }
 
     /** mkdirat without mkdirat: make it in private staging, then rename it into the open parent. */
@@ -344,7 +531,7 @@ public final class Workspace {
                     attributes(parent, Path.of(name));
                     return; // appeared meanwhile; the caller opens it
                 } catch (FileAccessException e) {
-                    if (e.status() != 404) {
+                    if (!e.notFoundKind()) {
                         throw e;
                     }
                 }
@@ -397,7 +584,7 @@ public final class Workspace {
         if (reason.contains("not a directory")) {
             return FileAccessException.notFound();
         }
-        return new FileAccessException(400, "cannot access the path: " + e.getReason());
+        return FileAccessException.badRequest("cannot access the path: " + e.getReason());
     }
 
     private static void closeAll(Deque<SecureDirectoryStream<Path>> opened) {

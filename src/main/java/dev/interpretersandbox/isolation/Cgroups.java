@@ -188,33 +188,44 @@ public class Cgroups {
         removeTree(containerPath(containerId));
     }
 
-    /**
-     * Kills every process left in this instance's cgroups (process-mode kernels of a service that
-     * was killed); returns how many kernels had some. Under runsc the cgroups hold only sandbox
-     * processes that runsc delete already took care of.
-     */
-    public int killAll() {
-        Path top = dir("pids", base());
+    /** Containers that have a cgroup of this instance now (their names). */
+    public java.util.Set<String> containers() {
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        Path top = dir("memory", base());
         if (!Files.isDirectory(top)) {
-            return 0;
+            return names;
         }
-        int kernels = 0;
+        try (Stream<Path> children = Files.list(top)) {
+            children.filter(Files::isDirectory)
+                    .forEach(dir -> names.add(dir.getFileName().toString()));
+        } catch (IOException | java.io.UncheckedIOException e) {
+            LOG.warnf("cannot list %s: %s", top, e.getMessage());
+        }
+        return names;
+    }
+
+    /**
+     * Kills every process left in one container's cgroups (a process-mode kernel whose service
+     * went away, or one that slipped past its teardown). Under runsc the cgroups hold only sandbox
+     * processes that runsc delete takes care of; killing them too is harmless.
+     */
+    public void killAll(String containerId) {
+        Path top = dir("pids", containerPath(containerId));
+        if (!Files.isDirectory(top)) {
+            return;
+        }
         try (Stream<Path> tree = Files.walk(top)) {
             for (Path procs : tree.filter(p -> p.getFileName().toString().equals("cgroup.procs"))
                     .toList()) {
-                boolean any = false;
                 for (String line : Files.readAllLines(procs)) {
                     if (!line.isBlank()) {
-                        any = true;
                         ProcessHandle.of(Long.parseLong(line.strip())).ifPresent(ProcessHandle::destroyForcibly);
                     }
                 }
-                kernels += any ? 1 : 0;
             }
         } catch (IOException | java.io.UncheckedIOException | NumberFormatException e) {
             LOG.warnf("cannot kill processes left in %s: %s", top, e.getMessage());
         }
-        return kernels;
     }
 
     /** Removes every cgroup this service instance left behind (startup sweep). */

@@ -1,13 +1,13 @@
 package dev.interpretersandbox.isolation;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.interpretersandbox.kernel.DriverClient;
+import dev.interpretersandbox.kernel.DriverMessage;
 import dev.interpretersandbox.kernel.KernelChannel;
 import dev.interpretersandbox.kernel.KernelHandle;
-import dev.interpretersandbox.kernel.KernelMessage;
 import dev.interpretersandbox.kernel.KernelStartException;
+import dev.interpretersandbox.log.LogSafe;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,8 +18,8 @@ import org.jboss.logging.Logger;
 
 /**
  * What both isolation modes share: a kernel is a child process of the service (runsc run, or the
- * driver itself) with a JSON-lines channel, a stderr log, and a cgroup whose peak memory tells
- * an out-of-memory death apart. Subclasses signal and tear down.
+ * driver itself) with a JSON-lines channel on its stdin/stdout, a bounded ring of its stderr, and
+ * a cgroup whose peak memory tells an out-of-memory death apart. Subclasses signal and tear down.
  *
  * <p>Thread-safety: {@link #interrupt}, {@link #alive} and {@link #destroy} may be called from
  * any thread; destroy runs {@link #teardown} once (later calls return at once).
@@ -27,28 +27,37 @@ import org.jboss.logging.Logger;
 abstract class ChildKernel implements KernelHandle {
 
     private static final Logger LOG = Logger.getLogger(ChildKernel.class);
+    /** How long a process gets to exit after its stdin closed or it was killed. */
+    static final Duration EXIT_WAIT = Duration.ofSeconds(5);
 
     protected final String containerId;
     protected final Process process;
-    protected final KernelChannel channel;
     protected final Cgroups cgroups;
-    protected final Path log;
+    private final DriverClient driver;
+    private final KernelLog log;
     private final long memoryLimit;
     private final AtomicBoolean destroyed = new AtomicBoolean();
 
     ChildKernel(
-            String containerId, Process process, KernelChannel channel, Cgroups cgroups, Path log, long memoryLimit) {
+            String containerId,
+            Process process,
+            ObjectMapper mapper,
+            KernelChannel.Limits limits,
+            KernelChannel.DropCounter drops,
+            Cgroups cgroups,
+            long memoryLimit) {
         this.containerId = containerId;
         this.process = process;
-        this.channel = channel;
         this.cgroups = cgroups;
-        this.log = log;
         this.memoryLimit = memoryLimit;
+        this.log = new KernelLog(process.getErrorStream(), containerId);
+        this.driver = new DriverClient(new KernelChannel(
+                mapper, process.getInputStream(), process.getOutputStream(), containerId, limits, drops));
     }
 
     @Override
-    public KernelChannel channel() {
-        return channel;
+    public DriverClient driver() {
+        return driver;
     }
 
     @Override
@@ -58,7 +67,7 @@ abstract class ChildKernel implements KernelHandle {
 
     @Override
     public boolean alive() {
-        return process.isAlive() && !destroyed.get();
+        return process.isAlive() && !destroyed.get() && driver.channel().violation() == null;
     }
 
     @Override
@@ -83,6 +92,10 @@ abstract class ChildKernel implements KernelHandle {
 
     @Override
     public String deathCause() {
+        String violation = driver.channel().violation();
+        if (violation != null) {
+            return "the kernel broke the driver protocol: " + violation;
+        }
         try {
             process.waitFor(2, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
@@ -98,48 +111,35 @@ abstract class ChildKernel implements KernelHandle {
         return "the kernel " + status + (output.isBlank() ? "" : " (" + output + ")");
     }
 
+    /** The last lines the kernel wrote to stderr, safe to log and to show. */
     String logTail() {
-        try {
-            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
-            List<String> tail = new ArrayList<>(lines.subList(Math.max(0, lines.size() - 5), lines.size()));
-            return String.join(" | ", tail).strip();
-        } catch (IOException e) {
-            return "";
-        }
+        return LogSafe.quote(log.tail(5));
     }
 
     /** Waits for the driver's ready message; on failure tears down and throws with the diagnosis. */
     void awaitReady(long startedNanos, Duration timeout) {
-        long deadline = startedNanos + timeout.toNanos();
+        DriverMessage answer;
         try {
-            while (true) {
-                KernelMessage message = channel.next(deadline - System.nanoTime());
-                if (message == null) {
-                    String output = logTail();
-                    destroy();
-                    throw new KernelStartException("the kernel was not ready after " + timeout.toSeconds() + " s"
-                            + (output.isBlank() ? "" : ": " + output));
-                }
-                if (message.type().equals("ready")) {
-                    LOG.infof(
-                            "kernel %s ready in %d ms (Python %s, IPython %s)",
-                            containerId,
-                            (System.nanoTime() - startedNanos) / 1_000_000,
-                            message.body().path("python").asText(),
-                            message.body().path("ipython").asText());
-                    return;
-                }
-                if (message.endOfStream()) {
-                    String cause = deathCause();
-                    destroy();
-                    throw new KernelStartException("the sandbox failed to start: " + cause);
-                }
-            }
+            answer = driver.awaitReady(remaining(startedNanos, timeout));
         } catch (InterruptedException e) {
             destroy();
             Thread.currentThread().interrupt();
             throw new KernelStartException("interrupted while starting the kernel", e);
         }
+        if (answer instanceof DriverMessage.Ready ready) {
+            LOG.infof(
+                    "kernel %s ready in %d ms (Python %s, IPython %s)",
+                    containerId,
+                    (System.nanoTime() - startedNanos) / 1_000_000,
+                    LogSafe.quote(ready.python()),
+                    LogSafe.quote(ready.ipython()));
+            return;
+        }
+        String why = answer == null
+                ? "the kernel was not ready after " + timeout.toSeconds() + " s" + tailSuffix()
+                : "the sandbox failed to start: " + deathCause();
+        destroy();
+        throw new KernelStartException(why);
     }
 
     /**
@@ -147,30 +147,30 @@ abstract class ChildKernel implements KernelHandle {
      * a no-op request. On failure tears down and throws with the diagnosis.
      */
     void awaitAnswer(long startedNanos, Duration timeout) {
-        long deadline = startedNanos + timeout.toNanos();
+        DriverMessage answer;
         try {
-            channel.send(channel.request("ping").put("id", -2));
-            while (true) {
-                KernelMessage message = channel.next(deadline - System.nanoTime());
-                if (message == null || message.endOfStream()) {
-                    String cause = message == null ? "no answer after " + timeout.toSeconds() + " s" : deathCause();
-                    destroy();
-                    throw new KernelStartException("the restored kernel did not answer: " + cause);
-                }
-                if (message.type().equals("done") && message.body().path("id").asLong() == -2) {
-                    LOG.infof(
-                            "kernel %s restored in %d ms", containerId, (System.nanoTime() - startedNanos) / 1_000_000);
-                    return;
-                }
-            }
-        } catch (IOException e) {
-            destroy();
-            throw new KernelStartException("the restored kernel did not take a request: " + e.getMessage(), e);
+            answer = driver.ping(remaining(startedNanos, timeout));
         } catch (InterruptedException e) {
             destroy();
             Thread.currentThread().interrupt();
             throw new KernelStartException("interrupted while restoring the kernel", e);
         }
+        if (answer instanceof DriverMessage.Done) {
+            LOG.infof("kernel %s restored in %d ms", containerId, (System.nanoTime() - startedNanos) / 1_000_000);
+            return;
+        }
+        String cause = answer == null ? "no answer after " + timeout.toSeconds() + " s" : deathCause();
+        destroy();
+        throw new KernelStartException("the restored kernel did not answer: " + cause);
+    }
+
+    private static Duration remaining(long startedNanos, Duration timeout) {
+        return Duration.ofNanos(Math.max(0, startedNanos + timeout.toNanos() - System.nanoTime()));
+    }
+
+    private String tailSuffix() {
+        String output = logTail();
+        return output.isBlank() ? "" : ": " + output;
     }
 
     /** Waits for the process to end after it was told to; kills it if it does not. */
@@ -181,9 +181,9 @@ abstract class ChildKernel implements KernelHandle {
             errors.add("close stdin: " + e.getMessage());
         }
         try {
-            if (!process.waitFor(5, TimeUnit.SECONDS)) {
+            if (!process.waitFor(EXIT_WAIT.toMillis(), TimeUnit.MILLISECONDS)) {
                 process.destroyForcibly();
-                process.waitFor(5, TimeUnit.SECONDS);
+                process.waitFor(EXIT_WAIT.toMillis(), TimeUnit.MILLISECONDS);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -199,7 +199,7 @@ abstract class ChildKernel implements KernelHandle {
         List<String> errors = new ArrayList<>();
         teardown(errors);
         if (!errors.isEmpty()) {
-            LOG.warnf("teardown of %s was incomplete: %s", containerId, String.join("; ", errors));
+            LOG.warnf("teardown of %s was incomplete: %s", containerId, LogSafe.quote(String.join("; ", errors)));
         }
     }
 

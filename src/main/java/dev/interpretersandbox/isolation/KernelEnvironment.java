@@ -1,25 +1,44 @@
 package dev.interpretersandbox.isolation;
 
 import dev.interpretersandbox.config.SandboxConfig;
+import dev.interpretersandbox.kernel.KernelChannel;
+import dev.interpretersandbox.kernel.OutputBudget;
+import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /** The kernel's environment, the same in both isolation modes but for where home and scratch are. */
 final class KernelEnvironment {
 
     private KernelEnvironment() {}
 
-    /** Longest line taken from the driver: the biggest display allowed, JSON-escaped, with room to spare. */
-    static int maxLine(SandboxConfig config) {
-        long displays = config.output().maxDisplayBytes().asLongValue();
-        return (int) Math.min(Integer.MAX_VALUE - 64, 2 * displays + (1 << 20));
+    private static final Duration PYTHON_CHECK_DEADLINE = Duration.ofSeconds(30);
+
+    /** The protocol channel's bounds, from the output caps. */
+    static KernelChannel.Limits channelLimits(SandboxConfig config) {
+        return OutputBudget.of(config.output()).channelLimits();
+    }
+
+    /** Whether the configured Python has what the driver needs: the problem, or empty. */
+    static Optional<String> checkPython(SandboxConfig config) {
+        try {
+            CommandRunner.run(
+                            List.of(config.python(), "-c", "import IPython, matplotlib_inline"), PYTHON_CHECK_DEADLINE)
+                    .orThrow();
+            return Optional.empty();
+        } catch (RuntimeException e) {
+            return Optional.of("the kernel runtime is not usable (" + config.python()
+                    + " with IPython and matplotlib-inline, see deploy/install-runtime.sh): " + e.getMessage());
+        }
     }
 
     /** Variables for a kernel whose workspace is home and whose private scratch space is scratch. */
     static Map<String, String> variables(double cpus, String home, String scratch) {
         int threads = Math.max(1, (int) Math.ceil(cpus));
         Map<String, String> env = new LinkedHashMap<>();
-        env.put("PATH", "/usr/local/bin:/usr/bin:/bin");
+        env.put("PATH", "/usr/local/bin:/usr/bin:/bin"); // /usr/local is masked empty under runsc
         env.put("HOME", home);
         env.put("USER", "sandbox");
         env.put("LANG", "C.UTF-8");

@@ -82,6 +82,14 @@ public final class OciSpec {
         mount(mounts, "/proc", "proc", "proc");
         if (in.bindHostUsr()) {
             bind(mounts, "/usr", Path.of("/usr"), "ro");
+            // What the host's administrator installed by hand is not part of the sandbox.
+            mount(mounts, "/usr/local", "tmpfs", "tmpfs")
+                    .putArray("options")
+                    .add("ro")
+                    .add("nosuid")
+                    .add("nodev")
+                    .add("mode=755")
+                    .add("size=4096");
         }
         for (String entry : in.etcBinds()) {
             bind(mounts, "/etc/" + entry, Path.of("/etc", entry), "ro");

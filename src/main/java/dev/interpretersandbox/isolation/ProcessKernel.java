@@ -1,8 +1,8 @@
 package dev.interpretersandbox.isolation;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.files.Trees;
 import dev.interpretersandbox.kernel.KernelChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -15,24 +15,29 @@ import java.util.List;
  */
 final class ProcessKernel extends ChildKernel {
 
+    private static final Duration SIGNAL_DEADLINE = Duration.ofSeconds(5);
+    private static final int EXIT_POLLS = 20;
+    private static final long EXIT_POLL_MILLIS = 50;
+
     private final Path scratch;
 
     ProcessKernel(
             String containerId,
             Process process,
-            KernelChannel channel,
+            ObjectMapper mapper,
+            KernelChannel.Limits limits,
+            KernelChannel.DropCounter drops,
             Cgroups cgroups,
-            Path log,
             Path scratch,
             long memoryLimit) {
-        super(containerId, process, channel, cgroups, log, memoryLimit);
+        super(containerId, process, mapper, limits, drops, cgroups, memoryLimit);
         this.scratch = scratch;
     }
 
     @Override
     public void interrupt() {
         // The driver's pid is its process group id (setsid); kill(1) signals the whole group.
-        CommandRunner.run(List.of("kill", "-s", "INT", "--", "-" + process.pid()), Duration.ofSeconds(5))
+        CommandRunner.run(List.of("kill", "-s", "INT", "--", "-" + process.pid()), SIGNAL_DEADLINE)
                 .orThrow();
     }
 
@@ -40,13 +45,13 @@ final class ProcessKernel extends ChildKernel {
     void teardown(List<String> errors) {
         process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
-        for (long pid : cgroups.processes(containerId)) {
-            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
-        }
+        cgroups.killAll(containerId);
         reap(errors);
-        for (int attempt = 0; attempt < 20 && !cgroups.processes(containerId).isEmpty(); attempt++) {
+        for (int attempt = 0;
+                attempt < EXIT_POLLS && !cgroups.processes(containerId).isEmpty();
+                attempt++) {
             try {
-                Thread.sleep(50); // killed processes leave the cgroup once the kernel has reaped them
+                Thread.sleep(EXIT_POLL_MILLIS); // killed processes leave the cgroup once the kernel has reaped them
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
@@ -54,10 +59,5 @@ final class ProcessKernel extends ChildKernel {
         }
         cgroups.remove(containerId);
         Trees.delete(scratch);
-        try {
-            Files.deleteIfExists(log);
-        } catch (java.io.IOException e) {
-            errors.add("log: " + e.getMessage());
-        }
     }
 }

@@ -1,18 +1,23 @@
 package dev.interpretersandbox.isolation;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.interpretersandbox.files.Trees;
 import dev.interpretersandbox.kernel.KernelChannel;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
 
 /** One kernel in one gVisor container, run by a foreground {@code runsc run} child process. */
 final class RunscKernel extends ChildKernel {
 
-    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(RunscKernel.class);
-    // Writing a sandbox's memory out takes about 1.3 s for a kernel with the data libraries loaded;
+    private static final Logger LOG = Logger.getLogger(RunscKernel.class);
+    // Writing a sandbox's memory out takes seconds for a kernel with the data libraries loaded;
     // a full 1 GiB sandbox takes longer.
-    private static final java.time.Duration CHECKPOINT_DEADLINE = java.time.Duration.ofSeconds(120);
+    private static final Duration CHECKPOINT_DEADLINE = Duration.ofSeconds(120);
 
     private final RunscClient runsc;
     private final Path bundle;
@@ -20,13 +25,14 @@ final class RunscKernel extends ChildKernel {
     RunscKernel(
             String containerId,
             Process process,
-            KernelChannel channel,
+            ObjectMapper mapper,
+            KernelChannel.Limits limits,
+            KernelChannel.DropCounter drops,
             RunscClient runsc,
             Cgroups cgroups,
             Path bundle,
-            Path log,
             long memoryLimit) {
-        super(containerId, process, channel, cgroups, log, memoryLimit);
+        super(containerId, process, mapper, limits, drops, cgroups, memoryLimit);
         this.runsc = runsc;
         this.bundle = bundle;
     }
@@ -42,22 +48,22 @@ final class RunscKernel extends ChildKernel {
         long started = System.nanoTime();
         try {
             Files.createDirectories(image);
-            // Like a restore, saving compresses the memory image on every CPU the cgroup allows
-            // (1.4-1.8 s at 1 CPU, 0.7-1.0 s with 2 here); runsc stops the sandbox's tasks first,
-            // and the container ends with the checkpoint. Best effort: it only saves time.
+            // Like a restore, saving compresses the memory image on every CPU the cgroup allows;
+            // runsc stops the sandbox's tasks first, and the container ends with the checkpoint.
+            // Best effort: it only saves time.
             try {
                 cgroups.setCpus(containerId, Runtime.getRuntime().availableProcessors());
             } catch (IOException e) {
                 LOG.debugf("checkpoint of %s at the sandbox's own CPU quota: %s", containerId, e.getMessage());
             }
             runsc.checkpoint(containerId, image, CHECKPOINT_DEADLINE);
-            process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS); // runsc run ends with its container
+            process.waitFor(EXIT_WAIT.toMillis(), TimeUnit.MILLISECONDS); // runsc run ends with its container
             LOG.infof("kernel %s checkpointed in %d ms", containerId, (System.nanoTime() - started) / 1_000_000);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (IOException | RuntimeException e) {
             LOG.warnf("cannot checkpoint %s: %s", containerId, e.getMessage());
-            dev.interpretersandbox.files.Trees.delete(image);
+            Trees.delete(image);
             return false;
         }
         destroy();
@@ -80,12 +86,6 @@ final class RunscKernel extends ChildKernel {
             errors.add("delete: " + e.getMessage());
         }
         cgroups.remove(containerId);
-        try {
-            Files.deleteIfExists(bundle.resolve("config.json"));
-            Files.deleteIfExists(bundle);
-            Files.deleteIfExists(log);
-        } catch (IOException e) {
-            errors.add("bundle: " + e.getMessage());
-        }
+        Trees.delete(bundle);
     }
 }

@@ -5,19 +5,19 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * Where everything lives under {@code sandbox.state-dir}. The service owns the whole tree: it is
- * swept at startup, so nothing else may be kept there.
+ * Where everything lives under {@code sandbox.state-dir}. The service owns the whole tree.
  *
  * <pre>
  * state-dir/
- *   runtime/rootfs          read-only root filesystem skeleton shared by all sandboxes
+ *   runtime/rootfs           read-only root filesystem skeleton shared by all sandboxes
  *   runtime/kernel_driver.py the driver, bound read-only into each sandbox
- *   runsc/                  runsc --root
- *   tmp/                    private staging (never visible to a sandbox)
- *   sandboxes/ID/workspace  the sandbox's /mnt/data (default: sandbox.default-workspace if set)
- *   sandboxes/ID/scratch/C  process mode: TMPDIR and caches of kernel C
- *   sandboxes/ID/bundles/C  OCI bundle of container C
- *   sandboxes/ID/logs/C.log runsc's stderr for container C
+ *   runtime/templates/F      the warm pool's checkpoint image for configuration F
+ *   runsc/                   runsc --root
+ *   bundles/C                OCI bundle of container C (runtime leftovers: swept)
+ *   scratch/C                process mode: TMPDIR and caches of kernel C (swept)
+ *   tmp/                     private staging (never visible to a sandbox; swept)
+ *   sandboxes/ID/workspace   the sandbox's /mnt/data (default: sandbox.default-workspace if set)
+ *   sandboxes/ID/checkpoint  its paused image
  * </pre>
  */
 public record StateLayout(Path root, Optional<Path> defaultWorkspace) {
@@ -43,6 +43,10 @@ public record StateLayout(Path root, Optional<Path> defaultWorkspace) {
         return runtime().resolve("kernel_driver.py");
     }
 
+    public Path templates() {
+        return runtime().resolve("templates");
+    }
+
     public Path runscRoot() {
         return root.resolve("runsc");
     }
@@ -66,16 +70,25 @@ public record StateLayout(Path root, Optional<Path> defaultWorkspace) {
         return sandbox(id).resolve("workspace");
     }
 
+    /** Where a sandbox's paused image is kept. */
+    public Path checkpoint(String id) {
+        return sandbox(id).resolve("checkpoint");
+    }
+
+    public Path bundles() {
+        return root.resolve("bundles");
+    }
+
+    public Path bundle(String containerId) {
+        return bundles().resolve(containerId);
+    }
+
+    public Path scratches() {
+        return root.resolve("scratch");
+    }
+
     /** Private scratch space of one process-mode kernel (its TMPDIR, caches, IPython profile). */
-    public Path scratch(String id, String containerId) {
-        return sandbox(id).resolve("scratch").resolve(containerId);
-    }
-
-    public Path bundle(String id, String containerId) {
-        return sandbox(id).resolve("bundles").resolve(containerId);
-    }
-
-    public Path log(String id, String containerId) {
-        return sandbox(id).resolve("logs").resolve(containerId + ".log");
+    public Path scratch(String containerId) {
+        return scratches().resolve(containerId);
     }
 }

@@ -4,24 +4,25 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * A running kernel in its isolation, whatever the backend: launch gives one, then poll, signal,
- * and destroy. Implementations are safe to destroy twice and from any thread.
+ * A running kernel in its isolation, whatever the backend: launch gives one, then execute through
+ * its driver, signal, measure and destroy. Implementations are safe to destroy twice and from any
+ * thread.
  */
 public interface KernelHandle {
 
-    /** The channel to the driver. */
-    KernelChannel channel();
+    /** The protocol client of this kernel's driver. */
+    DriverClient driver();
 
     /** Name of this kernel instance (the container id), for logs. */
     String name();
 
-    /** Interrupts the running cell (SIGINT to the driver); state survives. */
+    /** Interrupts the running cell (SIGINT to the driver); state survives. Blocks briefly. */
     void interrupt();
 
-    /** Whether the kernel process still runs. */
+    /** Whether the kernel still runs and keeps to the protocol. */
     boolean alive();
 
-    /** Why the kernel ended, once it has: exit status and, when detected, out of memory. */
+    /** Why the kernel ended, once it has: exit status, out of memory, or a broken protocol. */
     String deathCause();
 
     /** Peak memory use of the whole sandbox since start or the last {@link #resetPeakMemory}, when known. */

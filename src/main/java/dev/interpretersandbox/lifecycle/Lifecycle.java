@@ -3,10 +3,9 @@ package dev.interpretersandbox.lifecycle;
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.files.Trees;
 import dev.interpretersandbox.isolation.Cgroups;
-import dev.interpretersandbox.isolation.Identity;
-import dev.interpretersandbox.isolation.RootFs;
-import dev.interpretersandbox.isolation.RunscClient;
+import dev.interpretersandbox.isolation.IsolationBackend;
 import dev.interpretersandbox.isolation.StateLayout;
+import dev.interpretersandbox.log.LogSafe;
 import dev.interpretersandbox.sandbox.SandboxService;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -15,11 +14,12 @@ import jakarta.enterprise.event.Observes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
 import org.jboss.logging.Logger;
 
 /**
- * Startup: lay out the state directory and sweep whatever a crashed previous run left (runsc
- * containers, cgroups, bundles, workspaces). Shutdown: tear every sandbox down.
+ * Startup: lay out the state directory and sweep whatever a previous run left (containers,
+ * cgroups, bundles, workspaces). Shutdown: tear every sandbox down.
  */
 @ApplicationScoped
 class Lifecycle {
@@ -27,23 +27,20 @@ class Lifecycle {
     private static final Logger LOG = Logger.getLogger(Lifecycle.class);
 
     private final SandboxConfig config;
-    private final RunscClient runsc;
+    private final IsolationBackend backend;
     private final Cgroups cgroups;
-    private final RootFs rootFs;
     private final RuntimeCheck runtime;
     private final SandboxService sandboxes;
 
     Lifecycle(
             SandboxConfig config,
-            RunscClient runsc,
+            IsolationBackend backend,
             Cgroups cgroups,
-            RootFs rootFs,
             RuntimeCheck runtime,
             SandboxService sandboxes) {
         this.config = config;
-        this.runsc = runsc;
+        this.backend = backend;
         this.cgroups = cgroups;
-        this.rootFs = rootFs;
         this.runtime = runtime;
         this.sandboxes = sandboxes;
     }
@@ -53,26 +50,14 @@ class Lifecycle {
         Files.createDirectories(layout.root());
         Files.createDirectories(layout.runtime());
         Files.createDirectories(layout.runscRoot());
-        rootFs.prepare();
+        backend.prepare();
         config.defaultWorkspace().ifPresent(workspace -> checkSameFilesystem(layout, workspace));
-        boolean process = config.isolation() == SandboxConfig.Isolation.PROCESS;
         runtime.check()
                 .ifPresentOrElse(
                         problem -> LOG.errorf(
                                 "sandboxes cannot run on this host (isolation %s): %s",
-                                process ? "process" : "runsc", problem),
-                        () -> LOG.infof(
-                                process
-                                        ? "isolation: process (kernels are child processes as uid %d; the pod must"
-                                                + " provide gVisor, a read-only root and no network); state in %s"
-                                        : "isolation: runsc (%s, platform %s, no network); state in %s",
-                                process
-                                        ? new Object[] {Identity.kernelUid(config), layout.root()}
-                                        : new Object[] {
-                                            runtime.runscVersion(),
-                                            config.runsc().platform(),
-                                            layout.root()
-                                        }));
+                                backend.describe(), LogSafe.quote(problem)),
+                        () -> LOG.infof("isolation: %s; state in %s", backend.summary(), layout.root()));
         sweep(layout);
         if (runtime.problem() == null) {
             sandboxes.startPool();
@@ -97,24 +82,16 @@ class Lifecycle {
 
     /** Removes everything a previous run of this service left behind. */
     void sweep(StateLayout layout) {
-        int containers = 0;
-        if (config.isolation() == SandboxConfig.Isolation.RUNSC) {
-            try {
-                for (String id : runsc.list()) {
-                    runsc.deleteForce(id);
-                    containers++;
-                }
-            } catch (RuntimeException e) {
-                LOG.warnf("cannot sweep old runsc containers: %s", e.getMessage());
-            }
-        }
-        containers += cgroups.killAll();
+        Set<String> containers = backend.containers();
+        containers.forEach(backend::remove);
         cgroups.sweep();
         Trees.delete(layout.sandboxes());
         layout.defaultWorkspace().ifPresent(Trees::delete);
         Trees.delete(layout.staging());
-        if (containers > 0) {
-            LOG.infof("removed %d sandbox containers left by a previous run", containers);
+        Trees.delete(layout.bundles());
+        Trees.delete(layout.scratches());
+        if (!containers.isEmpty()) {
+            LOG.infof("removed %d sandbox containers left by a previous run", containers.size());
         }
     }
 

@@ -2,15 +2,22 @@ package dev.interpretersandbox.lifecycle;
 
 import dev.interpretersandbox.sandbox.SandboxService;
 import dev.interpretersandbox.sandbox.SandboxState;
+import dev.interpretersandbox.sandbox.SandboxView;
+import io.smallrye.health.api.AsyncHealthCheck;
+import io.smallrye.mutiny.Uni;
 import jakarta.enterprise.context.ApplicationScoped;
-import org.eclipse.microprofile.health.HealthCheck;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
 
-/** Ready while the kernel runtime is usable, the default sandbox is not broken and the warm pool can start sandboxes. */
+/**
+ * Ready while the kernel runtime is usable, the default sandbox is not broken and the warm pool
+ * can start sandboxes. Reads what is known without blocking (on the event loop), so it answers
+ * however busy the sandboxes are; only while the runtime is broken is it checked again, on a
+ * worker thread, so readiness recovers once the host is fixed.
+ */
 @Readiness
 @ApplicationScoped
-class ReadinessCheck implements HealthCheck {
+class ReadinessCheck implements AsyncHealthCheck {
 
     private final RuntimeCheck runtime;
     private final SandboxService sandboxes;
@@ -21,13 +28,21 @@ class ReadinessCheck implements HealthCheck {
     }
 
     @Override
-    public HealthCheckResponse call() {
-        String problem = runtime.problem();
-        if (problem != null) {
-            // Re-check, so readiness recovers once the host is fixed.
-            problem = runtime.check().orElse(null);
+    public Uni<HealthCheckResponse> call() {
+        if (runtime.problem() == null) {
+            return Uni.createFrom().item(this::response);
         }
-        var sandbox = sandboxes.defaultSandbox();
+        return Uni.createFrom()
+                .item(() -> {
+                    runtime.check();
+                    return response();
+                })
+                .runSubscriptionOn(io.smallrye.mutiny.infrastructure.Infrastructure.getDefaultWorkerPool());
+    }
+
+    private HealthCheckResponse response() {
+        String problem = runtime.problem();
+        SandboxView sandbox = sandboxes.defaultSandbox().view();
         if (problem == null && sandbox.state() == SandboxState.BROKEN) {
             problem = sandbox.startFailure();
         }
@@ -36,7 +51,7 @@ class ReadinessCheck implements HealthCheck {
         }
         return HealthCheckResponse.named("sandbox-runtime")
                 .status(problem == null)
-                .withData("runsc", String.valueOf(runtime.runscVersion()))
+                .withData("runtime", String.valueOf(runtime.runtimeVersion()))
                 .withData("problem", problem == null ? "none" : problem)
                 .withData("warm_pool_ready", sandboxes.poolReady())
                 .build();

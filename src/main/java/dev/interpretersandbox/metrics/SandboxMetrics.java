@@ -25,7 +25,9 @@ public class SandboxMetrics {
         /** Died during an execution for another reason (killed, crashed, pids limit). */
         DIED,
         /** Found dead when the next execution came. */
-        DIED_IDLE;
+        DIED_IDLE,
+        /** It broke the driver protocol (forged ids, oversized or malformed output at volume). */
+        PROTOCOL;
 
         String tag() {
             return name().toLowerCase(java.util.Locale.ROOT);
@@ -42,6 +44,7 @@ public class SandboxMetrics {
     private final MeterRegistry registry;
     private final java.util.Map<String, Counter> executions = new java.util.concurrent.ConcurrentHashMap<>();
     private final java.util.Map<String, Timer> durations = new java.util.concurrent.ConcurrentHashMap<>();
+    private final java.util.Map<String, Counter> dropped = new java.util.concurrent.ConcurrentHashMap<>();
     private final Counter timeouts;
     private final Counter reaped;
     private final Counter uploaded;
@@ -96,6 +99,18 @@ public class SandboxMetrics {
                 .description("Kernels torn down so that the next execution starts a fresh one, by cause")
                 .tag("cause", cause.tag())
                 .register(registry)
+                .increment();
+    }
+
+    /** A line from a kernel's driver was dropped: why is "unknown type" or "malformed". */
+    public void protocolDropped(String why) {
+        dropped.computeIfAbsent(
+                        why,
+                        key -> Counter.builder("sandbox.kernel.protocol.dropped")
+                                .description(
+                                        "Lines from kernels dropped by the service: unknown types and malformed lines")
+                                .tag("why", key.replace(' ', '_'))
+                                .register(registry))
                 .increment();
     }
 

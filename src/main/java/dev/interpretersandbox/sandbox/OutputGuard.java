@@ -1,84 +1,59 @@
 package dev.interpretersandbox.sandbox;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.isolation.Sizes;
-import dev.interpretersandbox.kernel.Event;
-import dev.interpretersandbox.kernel.KernelMessage;
+import dev.interpretersandbox.kernel.DriverMessage;
+import dev.interpretersandbox.kernel.OutputBudget;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.EnumSet;
-import java.util.List;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
- * Turns driver messages into API events for one execution and enforces its output caps. The
- * driver cuts output at the same caps, but it shares a process with user code, so the caps are
- * enforced here again. Past a cap, output is dropped and one stderr note per kind says so.
+ * Turns driver output into API events for one execution and enforces its output caps. The driver
+ * cuts output at the same caps, but it shares a process with user code, so the caps are enforced
+ * here again: text of stdout and stderr, number and size of displays, and the text of error
+ * events each have a budget. Past a cap, output is dropped and one stderr note per kind says so.
  *
  * <p>With {@code coalesce}, consecutive output of the same stream becomes one event (stamped when
  * its first part arrived) and is passed on when something else comes or at {@link #finish};
- * without it (streaming), each piece is passed on as it arrives. Not thread-safe: one per
- * execution, on the executing thread.
+ * without it (streaming), each piece is passed on as it arrives. Not thread-safe: its execution
+ * calls it under its own lock.
  */
 final class OutputGuard {
 
     private enum Cut {
         STREAM,
         DISPLAY,
-        LINE
+        ERROR
     }
 
-    private final ExecutionListener listener;
+    private final Consumer<Event> events;
     private final boolean coalesce;
-    private final long maxStreamBytes;
-    private final long maxDisplayBytes;
-    private final int maxDisplays;
+    private final OutputBudget budget;
     private final Set<Cut> cuts = EnumSet.noneOf(Cut.class);
     private long streamBytes;
     private long displayBytes;
+    private long errorChars;
     private int displays;
     private String streamName;
     private StringBuilder streamText;
     private Instant streamStart;
 
-    OutputGuard(SandboxConfig.Output caps, ExecutionListener listener, boolean coalesce) {
-        this.listener = listener;
+    OutputGuard(OutputBudget budget, Consumer<Event> events, boolean coalesce) {
+        this.budget = budget;
+        this.events = events;
         this.coalesce = coalesce;
-        this.maxStreamBytes = caps.maxStreamBytes().asLongValue();
-        this.maxDisplayBytes = caps.maxDisplayBytes().asLongValue();
-        this.maxDisplays = caps.maxDisplays();
     }
 
-    void accept(KernelMessage message) {
-        JsonNode body = message.body();
-        switch (message.type()) {
-            case "stream" ->
-                stream(
-                        message.received(),
-                        body.path("name").asText("stdout"),
-                        body.path("text").asText(""));
-            case "display_data" -> display(message.received(), body.path("variants"));
-            case "error" -> {
-                List<String> traceback = new ArrayList<>();
-                body.path("traceback").forEach(line -> traceback.add(line.asText()));
-                add(Event.error(
-                        message.received(),
-                        body.path("ename").asText(),
-                        body.path("evalue").asText(),
-                        traceback));
-            }
-            case KernelMessage.TRUNCATED ->
-                cut(
-                        switch (body.path("what").asText()) {
-                            case "display" -> Cut.DISPLAY;
-                            case "stream" -> Cut.STREAM;
-                            default -> Cut.LINE;
-                        },
-                        message.received());
-            default -> {
-                // ready/done and unknown types are protocol, not events
-            }
+    void accept(DriverMessage.Output output) {
+        if (output instanceof DriverMessage.Stream stream) {
+            stream(stream.at(), stream.name().wire(), stream.text());
+        } else if (output instanceof DriverMessage.Display display) {
+            display(display);
+        } else if (output instanceof DriverMessage.Error error) {
+            error(error);
+        } else if (output instanceof DriverMessage.Truncated truncated) {
+            cut(truncated.what() == DriverMessage.Cut.DISPLAY ? Cut.DISPLAY : Cut.STREAM, truncated.at());
         }
     }
 
@@ -86,10 +61,11 @@ final class OutputGuard {
         if (text.isEmpty() || cuts.contains(Cut.STREAM)) {
             return;
         }
-        long room = maxStreamBytes - streamBytes;
+        long room = budget.streamBytes() - streamBytes;
         long bytes = utf8Length(text, room + 1);
         if (bytes > room) {
             appendStream(at, name, prefixWithin(text, room));
+            streamBytes = budget.streamBytes();
             cut(Cut.STREAM, at);
             return;
         }
@@ -102,7 +78,7 @@ final class OutputGuard {
             return;
         }
         if (!coalesce) {
-            listener.event(Event.stream(at, name, text));
+            events.accept(Event.stream(at, name, text));
             return;
         }
         if (!name.equals(streamName)) {
@@ -114,23 +90,30 @@ final class OutputGuard {
         streamText.append(text);
     }
 
-    private void display(Instant at, JsonNode variants) {
+    private void display(DriverMessage.Display display) {
         if (cuts.contains(Cut.DISPLAY)) {
             return;
         }
-        long size = 0;
-        for (JsonNode value : variants) {
-            size += value.isTextual()
-                    ? value.asText().length()
-                    : value.toString().length();
-        }
-        if (displays >= maxDisplays || displayBytes + size > maxDisplayBytes) {
-            cut(Cut.DISPLAY, at);
+        if (displays >= budget.displays() || displayBytes + display.size() > budget.displayBytes()) {
+            cut(Cut.DISPLAY, display.at());
             return;
         }
         displays++;
-        displayBytes += size;
-        add(Event.display(at, variants));
+        displayBytes += display.size();
+        add(Event.display(display.at(), display.variants()));
+    }
+
+    /** An error event counts against its own budget: a cell that printed its fill still reports its exception. */
+    private void error(DriverMessage.Error error) {
+        if (cuts.contains(Cut.ERROR)) {
+            return;
+        }
+        if (errorChars + error.size() > budget.errorBytes()) {
+            cut(Cut.ERROR, error.at());
+            return;
+        }
+        errorChars += error.size();
+        add(Event.error(error.at(), error.ename(), error.evalue(), error.traceback()));
     }
 
     private void cut(Cut what, Instant at) {
@@ -139,24 +122,27 @@ final class OutputGuard {
         }
         String note = switch (what) {
             case STREAM ->
-                "[output truncated: this execution printed more than " + Sizes.human(maxStreamBytes)
+                "[output truncated: this execution printed more than " + Sizes.human(budget.streamBytes())
                         + "; the rest was dropped]";
             case DISPLAY ->
-                "[display output truncated: more than " + maxDisplays + " displays or " + Sizes.human(maxDisplayBytes)
-                        + " in this execution; the rest was dropped]";
-            case LINE -> "[output truncated: the kernel sent more output than can be held at once]";
+                "[display output truncated: more than " + budget.displays() + " displays or "
+                        + Sizes.human(budget.displayBytes()) + " in this execution; the rest was dropped]";
+            case ERROR ->
+                "[error output truncated: the errors of this execution took more than "
+                        + Sizes.human(budget.errorBytes()) + "; the rest were dropped]";
         };
         add(Event.stream(at, "stderr", "\n" + note + "\n"));
     }
 
+    /** Passes on an event of the service's own (a notice), after what is held back. */
     void add(Event event) {
         flushStream();
-        listener.event(event);
+        events.accept(event);
     }
 
     private void flushStream() {
         if (streamName != null) {
-            listener.event(Event.stream(streamStart, streamName, streamText.toString()));
+            events.accept(Event.stream(streamStart, streamName, streamText.toString()));
             streamName = null;
             streamText = null;
         }

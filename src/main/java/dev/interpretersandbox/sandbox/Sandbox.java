@@ -1,524 +1,720 @@
 package dev.interpretersandbox.sandbox;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.interpretersandbox.config.SandboxConfig;
-import dev.interpretersandbox.error.ServiceException;
+import dev.interpretersandbox.error.SandboxException;
+import dev.interpretersandbox.error.SandboxException.Kind;
 import dev.interpretersandbox.files.Workspace;
 import dev.interpretersandbox.files.WorkspacePath;
 import dev.interpretersandbox.isolation.Sizes;
-import dev.interpretersandbox.kernel.Event;
+import dev.interpretersandbox.kernel.DriverMessage;
 import dev.interpretersandbox.kernel.KernelHandle;
-import dev.interpretersandbox.kernel.KernelLauncher;
-import dev.interpretersandbox.kernel.KernelMessage;
 import dev.interpretersandbox.kernel.KernelStartException;
-import dev.interpretersandbox.metrics.SandboxMetrics;
+import dev.interpretersandbox.log.LogSafe;
 import dev.interpretersandbox.metrics.SandboxMetrics.RestartCause;
 import java.io.IOException;
-import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
+import java.util.EnumSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.locks.ReentrantLock;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import org.jboss.logging.Logger;
 
 /**
- * One sandbox: a workspace directory and, while it runs, one kernel in its own gVisor container.
+ * One sandbox: a workspace directory and, while it runs, one kernel in its own isolation.
  *
- * <p>Invariants: executions run one at a time, in arrival order (a fair lock), with at most
- * {@code sandbox.execute.queue-size} waiting; the kernel is started, replaced and torn down only
- * while holding that lock. A kernel that times out and ignores the interrupt, or dies, is torn
- * down before the lock is released, so no caller ever waits behind runaway code. File transfers
- * do not take the lock (they never touch the kernel) but count as activity, and the reaper skips
- * a sandbox with one in flight. The kernel is checkpointed (paused), restored, replaced after a
- * crash or restart likewise only under the lock; {@link #restart} may destroy a running kernel
- * first, so the execution that ran on it ends at once.
+ * <p>A sandbox is a state machine ({@link SandboxState}): {@link #transition} is the only place
+ * its state changes, and it refuses moves the state does not allow, naming both. It runs one
+ * {@link Job} at a time (an execution, or an operation such as a pause or a reset) in queue
+ * order, with at most {@code sandbox.execute.queue-size} executions waiting behind the running
+ * one. Waiting costs no thread: a job is a queue entry until it runs, and a running execution is
+ * driven by its kernel's output and by timers. The kernel is started, replaced, paused and torn
+ * down only by the job that has the sandbox. File transfers do not take the sandbox (they never
+ * touch the kernel) but count as activity, and the reaper skips a sandbox with one in flight.
  *
- * <p>Thread-safety: all public methods may be called from any thread.
+ * <p>A deleted sandbox stays deleted: it takes no job or transfer, a kernel that finishes
+ * starting after the delete is torn down at once, and its workspace goes when the last job and
+ * transfer are over.
+ *
+ * <p>Thread-safety: all public methods may be called from any thread. Fields are guarded by this
+ * object's lock, held only for bookkeeping, never while waiting for a kernel.
  */
 public final class Sandbox {
 
     private static final Logger LOG = Logger.getLogger(Sandbox.class);
-    private static final int MAX_TRACKED_FILES = 10_000;
-    private static final String IDLE = "idle for longer than ";
+    /** How long a kernel may take to apply its environment variables before it counts as broken. */
+    private static final Duration ENVIRONMENT_DEADLINE = Duration.ofSeconds(10);
 
     private final String id;
-    private final SandboxConfig config;
-    private final KernelLauncher launcher;
+    private final SandboxContext context;
     private final Workspace workspace;
-    private final SandboxMetrics metrics;
-    private final ReentrantLock executionLock = new ReentrantLock(true);
-    private final AtomicInteger queued = new AtomicInteger();
-    private final AtomicInteger transfers = new AtomicInteger();
-    private final AtomicLong executions = new AtomicLong();
+    private final Hibernation hibernation;
+    private final Deque<Job> jobs = new ArrayDeque<>();
+    private final CompletableFuture<Void> quiescent = new CompletableFuture<>();
 
-    private volatile SandboxSpec spec;
-    private final AtomicLong busyNanos = new AtomicLong();
-    private volatile Instant createdAt = Instant.now();
-    private volatile Instant lastActivity = Instant.now();
-    private volatile String crashNotice;
-    private volatile Path pausedImage;
-    private volatile Instant pausedAt;
-    /** Whether the reaper pauses this sandbox at its idle timeout instead of removing it. */
-    private volatile boolean pausable;
+    private SandboxState state = SandboxState.STOPPED;
+    private SandboxSpec spec;
+    private KernelHandle kernel;
+    private Job active;
+    private int transfers;
+    private String notice;
+    private String startFailure;
+    private String endReason; // why the running kernel is going away at our own request
+    private boolean pausable;
+    private Instant createdAt;
+    private Instant lastActivity;
+    private long busyNanos;
 
-    private volatile boolean restartRequested;
-    private volatile KernelHandle kernel;
-    private volatile SandboxState state = SandboxState.STOPPED;
-    private volatile String startFailure;
-
-    public Sandbox(
-            String id,
-            SandboxSpec spec,
-            SandboxConfig config,
-            KernelLauncher launcher,
-            Workspace workspace,
-            SandboxMetrics metrics) {
+    Sandbox(String id, SandboxSpec spec, SandboxContext context, Workspace workspace) {
         this.id = id;
         this.spec = spec;
-        this.metrics = metrics;
-        this.config = config;
-        this.launcher = launcher;
+        this.context = context;
         this.workspace = workspace;
+        this.hibernation = new Hibernation(id, context.layout().checkpoint(id));
+        this.createdAt = context.clock().instant();
+        this.lastActivity = createdAt;
     }
 
     public String id() {
         return id;
     }
 
-    public Instant lastActivity() {
-        return lastActivity;
+    SandboxContext context() {
+        return context;
     }
 
-    public SandboxState state() {
+    Workspace workspace() {
+        return workspace;
+    }
+
+    // ---- state ------------------------------------------------------------------------------
+
+    /**
+     * Moves the state from one of from to to. Refuses, naming both states, a move the current
+     * state does not allow or a current state not in from. Call with the lock held.
+     */
+    private void transition(Set<SandboxState> from, SandboxState to) {
+        if (!from.contains(state) || !state.next().contains(to)) {
+            throw new IllegalStateException(
+                    "sandbox " + id + " cannot go from " + state + " to " + to + " (expected to be in " + from + ")");
+        }
+        state = to;
+    }
+
+    private void transition(SandboxState from, SandboxState to) {
+        transition(EnumSet.of(from), to);
+    }
+
+    public synchronized SandboxState state() {
         return state;
     }
 
-    /** Why the last start failed, while the sandbox is broken. */
-    public String startFailure() {
-        return startFailure;
+    private void requireLive() {
+        if (state == SandboxState.DELETED) {
+            throw SandboxException.notFound("no sandbox " + id + " (it was deleted)");
+        }
+    }
+
+    /** What a client sees of this sandbox, read at once. */
+    public synchronized SandboxView view() {
+        KernelHandle current = kernel;
+        return new SandboxView(
+                id,
+                state,
+                spec,
+                createdAt,
+                lastActivity,
+                context.expiry().expiresAt(clocks()),
+                current == null ? null : current.name(),
+                Duration.ofNanos(busyNanos),
+                startFailure);
+    }
+
+    /** Memory the sandbox uses now (its cgroup), when a kernel runs and that is known. */
+    public Optional<Long> memoryBytes() {
+        KernelHandle current;
+        synchronized (this) {
+            current = kernel;
+        }
+        return current == null ? Optional.empty() : current.memoryBytes();
+    }
+
+    public synchronized SandboxSpec spec() {
+        return spec;
+    }
+
+    public synchronized Instant lastActivity() {
+        return lastActivity;
+    }
+
+    public synchronized Instant createdAt() {
+        return createdAt;
     }
 
     /** The running kernel's name (container id), or null. */
-    public String kernelName() {
-        KernelHandle current = kernel;
-        return current == null ? null : current.name();
+    public synchronized String kernelName() {
+        return kernel == null ? null : kernel.name();
+    }
+
+    private ExpiryPolicy.Clocks clocks() {
+        return new ExpiryPolicy.Clocks(
+                createdAt,
+                lastActivity,
+                Duration.ofNanos(busyNanos),
+                spec.idleTimeout(),
+                hibernation.pausedAt(),
+                pausable);
     }
 
     private void touch() {
-        lastActivity = Instant.now();
+        lastActivity = context.clock().instant();
     }
 
-    /** Runs code and collects its events, coalesced, as SANDBOX.md's plain JSON response has them. */
-    public ExecutionResult execute(String code, Duration timeout, Cancellation cancellation) {
-        List<Event> events = new ArrayList<>();
-        ExecutionResult result = execute(code, timeout, events::add, true, cancellation);
-        return new ExecutionResult(result.status(), events, result.usage());
+    synchronized void addBusy(long nanos) {
+        busyNanos += nanos;
+    }
+
+    /** The reaper may pause this sandbox instead of removing it. */
+    synchronized void pausable(boolean value) {
+        pausable = value;
+    }
+
+    synchronized boolean pausable() {
+        return pausable;
+    }
+
+    // ---- jobs -------------------------------------------------------------------------------
+
+    /**
+     * Queues an execution; its events go to sink as they happen. Throws BUSY when this sandbox's
+     * queue, or the service-wide count of waiting executions, is full.
+     */
+    public Execution execute(ExecutionRequest request, EventSink sink) {
+        Execution execution = new Execution(this, context, request, sink);
+        synchronized (this) {
+            requireLive();
+            int queueSize = context.config().execute().queueSize();
+            long waiting = jobs.stream().filter(job -> job instanceof Execution).count();
+            long running = active instanceof Execution ? 1 : 0;
+            if (waiting + running >= queueSize + 1) {
+                throw SandboxException.busy(
+                        "too many executions are waiting for this sandbox (queue size " + queueSize + "); retry later");
+            }
+            boolean waits = active != null || !jobs.isEmpty();
+            if (waits) {
+                if (!context.admission().enter()) {
+                    throw SandboxException.busy("too many executions are waiting across the service ("
+                            + context.admission().max() + "); retry later");
+                }
+                execution.admitted = true;
+            }
+            jobs.add(execution);
+            touch();
+        }
+        pump();
+        return execution;
+    }
+
+    /** A job leaves the queue (it starts, is withdrawn or abandoned): its waiting slot is free. */
+    private void leftQueue(Job job) {
+        if (job instanceof Execution execution && execution.admitted) {
+            execution.admitted = false;
+            context.admission().leave();
+        }
+    }
+
+    /** Whether no job runs or waits (tests wait for this after a result). */
+    synchronized boolean settled() {
+        return active == null && jobs.isEmpty();
+    }
+
+    /** Removes a job that has not started; false when it already runs. */
+    synchronized boolean withdraw(Job job) {
+        if (jobs.remove(job)) {
+            leftQueue(job);
+            return true;
+        }
+        return false;
+    }
+
+    /** Queues a blocking operation that needs the sandbox to itself; first puts it ahead of the queue. */
+    <T> CompletionStage<T> exclusive(boolean first, Callable<T> task) {
+        Operation<T> operation = new Operation<>(this, task);
+        synchronized (this) {
+            requireLive();
+            if (first) {
+                jobs.addFirst(operation);
+            } else {
+                jobs.addLast(operation);
+            }
+        }
+        pump();
+        return operation.result();
+    }
+
+    /** Starts the next job when none runs. */
+    private void pump() {
+        Job next;
+        synchronized (this) {
+            if (active != null || state == SandboxState.DELETED) {
+                return;
+            }
+            next = jobs.poll();
+            if (next == null) {
+                return;
+            }
+            active = next;
+            leftQueue(next);
+        }
+        next.start();
+    }
+
+    /** A job is over: the sandbox is free for the next one. */
+    void finished(Job job) {
+        synchronized (this) {
+            if (active != job) {
+                return;
+            }
+            active = null;
+            if (state == SandboxState.BUSY) {
+                transition(SandboxState.BUSY, kernel != null ? SandboxState.IDLE : SandboxState.STOPPED);
+            }
+            touch();
+            checkQuiescent();
+        }
+        pump();
+    }
+
+    /** An execution that has the sandbox: a kernel, then the code (execution thread). */
+    void runExecution(Execution execution) {
+        if (!execution.prepare()) {
+            execution.skip();
+            return;
+        }
+        KernelHandle ready;
+        synchronized (this) {
+            ready = kernel != null && kernel.alive() && state == SandboxState.IDLE ? kernel : null;
+        }
+        if (ready != null) {
+            begin(execution, ready);
+            return;
+        }
+        context.workers().lifecycle().execute(() -> {
+            KernelHandle started;
+            try {
+                started = ensureKernel();
+            } catch (SandboxException e) {
+                execution.failBeforeStart(e);
+                return;
+            }
+            context.workers().execution().execute(() -> begin(execution, started));
+        });
+    }
+
+    private void begin(Execution execution, KernelHandle ready) {
+        String told;
+        synchronized (this) {
+            if (state == SandboxState.DELETED) {
+                told = null;
+            } else {
+                transition(SandboxState.IDLE, SandboxState.BUSY);
+                told = notice == null ? "" : notice;
+                notice = null;
+            }
+        }
+        if (told == null) {
+            execution.failBeforeStart(SandboxException.notFound("no sandbox " + id + " (it was deleted)"));
+            return;
+        }
+        execution.begin(ready, told.isEmpty() ? null : told);
     }
 
     /**
-     * Runs code in the kernel, starting one first if needed (start time is not part of timeout),
-     * and passes each event to listener as it happens; returns the status. With coalesce, output
-     * of one stream is passed on in one piece until something else happens (see {@link
-     * OutputGuard}). Cancelling interrupts the code like a timeout does; the status is then
-     * {@value ExecutionResult#CANCELLED}. The result's events are empty: they went to listener.
+     * The running kernel, started, restored or replaced first when needed (lifecycle thread, with
+     * the sandbox held by the calling job). Throws UNAVAILABLE with the diagnosis when no kernel
+     * can start, NOT_FOUND when the sandbox was deleted meanwhile.
      */
-    public ExecutionResult execute(
-            String code, Duration timeout, ExecutionListener listener, boolean coalesce, Cancellation cancellation) {
-        if (queued.incrementAndGet() > config.execute().queueSize() + 1) {
-            queued.decrementAndGet();
-            throw new ServiceException(
-                    429,
-                    "too many executions are waiting for this sandbox (queue size "
-                            + config.execute().queueSize() + "); retry later");
-        }
-        try {
-            executionLock.lockInterruptibly();
-        } catch (InterruptedException e) {
-            queued.decrementAndGet();
-            Thread.currentThread().interrupt();
-            throw new ServiceException(503, "interrupted while waiting for the sandbox");
-        }
-        try {
-            if (cancellation.cancelled()) {
-                // the caller left while it waited in the queue
-                return new ExecutionResult(
-                        ExecutionResult.CANCELLED, List.of(), new ExecutionResult.Usage(0, null, null));
-            }
-            touch();
-            KernelHandle current = ensureKernel();
-            String notice = crashNotice;
-            state = SandboxState.BUSY;
-            Map<String, Workspace.Stamp> before = workspace.snapshot(MAX_TRACKED_FILES);
-            OutputGuard guard = new OutputGuard(config.output(), listener, coalesce);
-            listener.started();
-            if (notice != null) {
-                crashNotice = null;
-                guard.add(Event.error(Instant.now(), "KernelDied", notice, List.of()));
-            }
-            current.resetPeakMemory();
-            Optional<Long> cpuBefore = current.cpuNanos();
-            long started = System.nanoTime();
-            String status = run(current, code, timeout, guard, cancellation);
-            long elapsed = System.nanoTime() - started;
-            busyNanos.addAndGet(elapsed);
-            ExecutionResult.Usage usage = usage(current, elapsed, cpuBefore);
-            guard.finish();
-            Instant now = Instant.now();
-            Map<String, Workspace.Stamp> after = workspace.snapshot(MAX_TRACKED_FILES);
-            after.entrySet().stream()
-                    .filter(e -> !e.getValue().equals(before.get(e.getKey())))
-                    .sorted(Map.Entry.comparingByKey())
-                    .forEach(e -> listener.event(
-                            Event.file(now, e.getKey(), e.getValue().size())));
-            metrics.executed(status, Duration.ofNanos(elapsed));
-            return new ExecutionResult(status, List.of(), usage);
-        } finally {
-            state = kernel != null
-                    ? SandboxState.IDLE
-                    : pausedImage != null
-                            ? SandboxState.PAUSED
-                            : startFailure == null ? SandboxState.STOPPED : SandboxState.BROKEN;
-            touch();
-            executionLock.unlock();
-            queued.decrementAndGet();
-        }
-    }
-
     private KernelHandle ensureKernel() {
-        KernelHandle current = kernel;
-        if (current != null && current.alive()) {
-            return current;
-        }
-        if (current == null && pausedImage != null) {
-            KernelHandle restored = resume();
-            if (restored != null) {
-                return restored;
+        KernelHandle dead = null;
+        boolean resume;
+        synchronized (this) {
+            requireLive();
+            if (kernel != null && kernel.alive()) {
+                return kernel;
             }
+            if (kernel != null) {
+                dead = kernel;
+                kernel = null;
+                transition(EnumSet.of(SandboxState.IDLE, SandboxState.BUSY), SandboxState.STOPPED);
+            }
+            resume = hibernation.paused();
+            transition(
+                    EnumSet.of(SandboxState.STOPPED, SandboxState.BROKEN, SandboxState.PAUSED), SandboxState.STARTING);
         }
-        if (current != null) {
-            discardDeadKernel(current);
+        if (dead != null) {
+            discardDeadKernel(dead);
         }
-        state = SandboxState.STARTING;
+        KernelHandle fresh;
         try {
             workspace.create();
-            KernelHandle fresh = launcher.launch(id, workspace.root(), spec.limits());
-            if (!spec.env().isEmpty()) {
-                applyEnvironment(fresh);
+            fresh = resume ? hibernation.resume(context.launcher(), workspace.root(), spec().limits()) : null;
+            if (resume && fresh == null) {
+                tell("the paused sandbox could not be restored (" + hibernation.lastFailure() + "); this execution"
+                        + " runs in a fresh kernel: variables and imports were lost, files in /mnt/data are kept");
             }
-            kernel = fresh;
-            startFailure = null;
-            return kernel;
-        } catch (KernelStartException | java.io.UncheckedIOException e) {
-            startFailure = e.getMessage();
-            state = SandboxState.BROKEN;
-            LOG.errorf("sandbox %s could not start: %s", id, e.getMessage());
-            throw new ServiceException(503, "the sandbox could not be started: " + e.getMessage(), e);
-        }
-    }
-
-    /** Runs one cell; returns the status. Called with the execution lock held. */
-    private String run(
-            KernelHandle current, String code, Duration timeout, OutputGuard guard, Cancellation cancellation) {
-        long requestId = executions.incrementAndGet();
-        var channel = current.channel();
-        channel.discardPending(); // output of background threads between cells belongs to no execution
-        SandboxConfig.Output caps = config.output();
-        try {
-            ObjectNode request = channel.request("execute").put("id", requestId).put("code", code);
-            // The driver cuts output at the same caps (characters <= UTF-8 bytes, so it never cuts
-            // earlier than the guard here), which keeps a runaway print loop out of the pipe.
-            request.putObject("limits")
-                    .put("stream_chars", caps.maxStreamBytes().asLongValue())
-                    .put("display_bytes", caps.maxDisplayBytes().asLongValue())
-                    .put("displays", caps.maxDisplays());
-            channel.send(request);
-        } catch (IOException e) {
-            return died(guard);
-        }
-        long deadline = System.nanoTime() + timeout.toNanos();
-        cancellation.onCancel(channel::wake);
-        try {
-            while (true) {
-                KernelMessage message = channel.next(deadline - System.nanoTime());
-                if (message == null) {
-                    return stop(current, requestId, guard, ExecutionResult.TIMEOUT);
+            if (fresh == null) {
+                fresh = context.launcher().launch(id, workspace.root(), spec().limits());
+            }
+            applyEnvironment(fresh, spec().env());
+        } catch (KernelStartException | UncheckedIOException e) {
+            synchronized (this) {
+                startFailure = e.getMessage();
+                if (state != SandboxState.DELETED) {
+                    transition(SandboxState.STARTING, SandboxState.BROKEN);
                 }
-                if (message.endOfStream()) {
-                    return died(guard);
-                }
-                if (isDone(message, requestId)) {
-                    return ExecutionResult.OK;
-                }
-                if (message.type().equals(KernelMessage.WAKE)) {
-                    if (cancellation.cancelled()) {
-                        return stop(current, requestId, guard, ExecutionResult.CANCELLED);
-                    }
-                    continue;
-                }
-                guard.accept(message);
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            discardKernel();
-            throw new ServiceException(503, "interrupted while executing");
-        } finally {
-            cancellation.onCancel(null);
+            LOG.errorf("sandbox %s could not start: %s", id, LogSafe.quote(e.getMessage()));
+            throw new SandboxException(Kind.UNAVAILABLE, "the sandbox could not be started: " + e.getMessage(), e);
         }
-    }
-
-    private static boolean isDone(KernelMessage message, long requestId) {
-        return message.type().equals("done") && message.body().path("id").asLong() == requestId;
-    }
-
-    /**
-     * Interrupt (after a timeout, or because the caller left); if the kernel is not idle within
-     * the grace period, restart it. Returns status.
-     */
-    private String stop(KernelHandle current, long requestId, OutputGuard guard, String status)
-            throws InterruptedException {
-        Duration grace = config.execute().interruptGrace();
-        long graceDeadline = System.nanoTime() + grace.toNanos();
-        try {
-            current.interrupt();
-        } catch (RuntimeException e) {
-            LOG.warnf("cannot interrupt kernel %s: %s", current.name(), e.getMessage());
-        }
-        while (true) {
-            KernelMessage message = current.channel().next(graceDeadline - System.nanoTime());
-            if (message == null) {
-                break;
+        synchronized (this) {
+            if (state != SandboxState.DELETED) {
+                kernel = fresh;
+                startFailure = null;
+                transition(SandboxState.STARTING, SandboxState.IDLE);
+                return fresh;
             }
-            if (message.endOfStream()) {
-                died(guard);
-                return status;
-            }
-            if (isDone(message, requestId)) {
-                return status; // interrupted in time: state kept
-            }
-            // output after the deadline (such as the KeyboardInterrupt traceback) is not reported
         }
-        LOG.warnf(
-                "kernel %s ignored the interrupt for %d ms; restarting sandbox %s",
-                current.name(), grace.toMillis(), id);
-        discardKernel();
-        metrics.kernelRestarted(RestartCause.INTERRUPT_IGNORED);
-        String why = status.equals(ExecutionResult.TIMEOUT) ? "the timeout" : "the caller disconnected";
-        guard.add(Event.error(
-                Instant.now(),
-                "SandboxRestarted",
-                "the code did not stop within " + seconds(grace) + " of the interrupt after " + why + ", so the"
-                        + " sandbox was restarted: variables and imports are lost; files in /mnt/data are kept",
-                List.of()));
-        return status;
+        fresh.destroy(); // deleted while it started: it must not outlive its sandbox
+        throw SandboxException.notFound("no sandbox " + id + " (it was deleted)");
     }
 
-    private String died(OutputGuard guard) {
-        KernelHandle current = kernel;
-        String cause = restartRequested ? "restarted by request" : current == null ? "unknown" : current.deathCause();
-        LOG.warnf("kernel of sandbox %s died during an execution: %s", id, cause);
-        discardKernel();
-        metrics.kernelRestarted(cause.startsWith("out of memory") ? RestartCause.OUT_OF_MEMORY : RestartCause.DIED);
-        guard.add(Event.error(
-                Instant.now(),
-                "KernelDied",
-                "the kernel died during the execution (" + cause + "); the next execution starts a fresh"
-                        + " kernel: variables and imports are lost, files in /mnt/data are kept",
-                List.of()));
-        return ExecutionResult.ERROR;
-    }
-
-    private void discardKernel() {
-        KernelHandle current = kernel;
-        kernel = null;
-        if (current != null) {
-            current.destroy();
-        }
-    }
-
-    /**
-     * A kernel that died while no execution ran (killed from outside, crashed): tear it down now,
-     * and tell the next execution, which starts a fresh one. Called with the execution lock held.
-     */
-    private void discardDeadKernel(KernelHandle dead) {
-        String cause = dead.deathCause();
-        LOG.warnf("kernel %s of sandbox %s died while idle: %s", dead.name(), id, cause);
-        discardKernel();
-        metrics.kernelRestarted(RestartCause.DIED_IDLE);
-        crashNotice = "the sandbox's kernel died while idle (" + cause + "); this execution runs in a fresh"
-                + " kernel: variables and imports were lost, files in /mnt/data are kept";
-    }
-
-    /**
-     * The crash watcher's check: tears down a kernel found dead while idle, so runsc state,
-     * cgroups and bundle do not wait for the next call. Returns whether it found one.
-     */
-    public boolean reapDeadKernel() {
-        KernelHandle current = kernel;
-        if (current == null || current.alive() || !executionLock.tryLock()) {
-            return false;
-        }
-        try {
-            if (kernel != current) {
-                return false;
-            }
-            discardDeadKernel(current);
-            state = SandboxState.STOPPED;
-            return true;
-        } finally {
-            executionLock.unlock();
-        }
+    private synchronized void tell(String message) {
+        notice = message;
     }
 
     /** Extra environment (POST /sandboxes "env"): set in the kernel's os.environ before any code runs. */
-    private void applyEnvironment(KernelHandle fresh) {
-        var channel = fresh.channel();
+    private void applyEnvironment(KernelHandle fresh, java.util.Map<String, String> env) {
+        if (env.isEmpty()) {
+            return;
+        }
+        DriverMessage answer;
         try {
-            var request = channel.request("env").put("id", -1);
-            var env = request.putObject("env");
-            spec.env().forEach(env::put);
-            channel.send(request);
-            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-            KernelMessage message;
-            while ((message = channel.next(deadline - System.nanoTime())) != null && !message.endOfStream()) {
-                if (isDone(message, -1)) {
-                    return;
-                }
-            }
-        } catch (IOException e) {
-            // fall through: the kernel is unusable
+            answer = fresh.driver().setEnvironment(env, ENVIRONMENT_DEADLINE);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            answer = null;
         }
-        fresh.destroy();
-        throw new KernelStartException("the kernel did not take its environment variables");
+        if (!(answer instanceof DriverMessage.Done)) {
+            fresh.destroy();
+            throw new KernelStartException("the kernel did not take its environment variables");
+        }
     }
 
-    private ExecutionResult.Usage usage(KernelHandle current, long elapsedNanos, Optional<Long> cpuBefore) {
-        Optional<Long> cpuAfter = current.cpuNanos();
-        Double cpuMs = cpuBefore.isPresent() && cpuAfter.isPresent()
-                ? Math.max(0, cpuAfter.get() - cpuBefore.get()) / 1_000_000.0
-                : null;
-        return new ExecutionResult.Usage(
-                elapsedNanos / 1_000_000.0, cpuMs, current.peakMemory().orElse(null));
+    /** A kernel found dead while no execution ran: torn down, and the next execution is told. */
+    private void discardDeadKernel(KernelHandle dead) {
+        String cause = dead.deathCause();
+        LOG.warnf("kernel %s of sandbox %s died while idle: %s", dead.name(), id, LogSafe.quote(cause));
+        context.metrics().kernelRestarted(cause.contains("protocol") ? RestartCause.PROTOCOL : RestartCause.DIED_IDLE);
+        dead.destroy();
+        tell("the sandbox's kernel died while idle (" + cause + "); this execution runs in a fresh"
+                + " kernel: variables and imports were lost, files in /mnt/data are kept");
     }
 
-    /** POST /sandboxes/{id}/interrupt: SIGINT to the running code, as Ctrl-C would; a no-op when idle. */
-    public boolean interrupt() {
-        KernelHandle current = kernel;
-        if (current == null || state != SandboxState.BUSY) {
-            return false;
+    /** Tears down a kernel that an execution gave up on (lifecycle thread). */
+    void discardKernel(KernelHandle gone, RestartCause cause) {
+        synchronized (this) {
+            if (kernel == gone) {
+                kernel = null;
+            }
         }
-        current.interrupt();
-        return true;
+        context.metrics().kernelRestarted(cause);
+        gone.destroy();
+    }
+
+    /** Why a kernel went away during an execution: at our request, or its own death cause. */
+    String deathCause(KernelHandle gone) {
+        String requested;
+        synchronized (this) {
+            requested = endReason;
+        }
+        return requested != null ? requested : gone.deathCause();
+    }
+
+    // ---- operations -------------------------------------------------------------------------
+
+    /** POST /sandboxes/{id}/interrupt: SIGINT to the running code, as Ctrl-C would; false when idle. */
+    public CompletionStage<Boolean> interrupt() {
+        KernelHandle running;
+        synchronized (this) {
+            requireLive();
+            running = state == SandboxState.BUSY ? kernel : null;
+        }
+        if (running == null) {
+            return CompletableFuture.completedFuture(false);
+        }
+        return CompletableFuture.supplyAsync(
+                () -> {
+                    running.interrupt();
+                    return true;
+                },
+                context.workers().lifecycle());
     }
 
     /**
      * POST /sandboxes/{id}/restart: a fresh kernel for the next execution. A running execution
      * ends at once with a KernelDied event; files in /mnt/data are kept.
      */
-    public void restart() {
-        restartRequested = true;
-        KernelHandle current = kernel;
-        if (current != null) {
-            current.destroy(); // wakes a running execution with end-of-stream
+    public CompletionStage<Void> restart() {
+        KernelHandle running;
+        synchronized (this) {
+            requireLive();
+            running = kernel;
+            endReason = "restarted by request";
         }
-        executionLock.lock();
-        try {
-            discardKernel();
-            restartRequested = false;
-            crashNotice = null;
-            discardPausedImage();
-            state = SandboxState.STOPPED;
-            touch();
-        } finally {
-            executionLock.unlock();
+        if (running != null) {
+            context.workers().lifecycle().execute(running::destroy); // ends a running execution now
         }
+        return exclusive(true, () -> {
+            KernelHandle left;
+            synchronized (this) {
+                left = kernel;
+                kernel = null;
+                endReason = null;
+                notice = null;
+                if (state != SandboxState.STOPPED && state != SandboxState.DELETED) {
+                    transition(
+                            EnumSet.of(SandboxState.IDLE, SandboxState.BROKEN, SandboxState.PAUSED),
+                            SandboxState.STOPPED);
+                }
+                touch();
+            }
+            if (left != null) {
+                left.destroy();
+            }
+            hibernation.discard();
+            return null;
+        });
     }
 
-    /** Memory the sandbox uses now (its cgroup), when it runs and that is known. */
-    public Optional<Long> memoryBytes() {
-        KernelHandle current = kernel;
-        return current == null ? Optional.empty() : current.memoryBytes();
+    /** What the reaper did to a sandbox: paused it (kept) or removed it, and why. */
+    public record Reaping(boolean paused, ExpiryPolicy.Expiry why) {}
+
+    /**
+     * The reaper's pass: when the sandbox expired and is not in a job, a transfer or with jobs
+     * queued, it is paused to disk (mayPause, expired for being idle, a kernel that can be
+     * checkpointed) or stopped with its workspace deleted. Empty when nothing was done.
+     */
+    public CompletionStage<Optional<Reaping>> reapIfExpired(Instant now, boolean mayPause) {
+        ExpiryPolicy.Expiry why;
+        boolean pause;
+        Operation<Optional<Reaping>> operation;
+        synchronized (this) {
+            if (state == SandboxState.DELETED || active != null || !jobs.isEmpty() || transfers > 0) {
+                return CompletableFuture.completedFuture(Optional.empty());
+            }
+            Optional<ExpiryPolicy.Expiry> expired = context.expiry().check(clocks(), now);
+            if (expired.isEmpty() || !hasState()) {
+                return CompletableFuture.completedFuture(Optional.empty());
+            }
+            why = expired.get();
+            pause = mayPause
+                    && why.reason() == ExpiryPolicy.Reason.IDLE
+                    && state == SandboxState.IDLE
+                    && kernel != null
+                    && kernel.alive()
+                    && context.launcher().canCheckpoint();
+            if (pause) {
+                transition(SandboxState.IDLE, SandboxState.PAUSING);
+            }
+            boolean pausing = pause;
+            operation = new Operation<>(this, () -> pausing ? pauseNow(now, why) : stopNow(why));
+            active = operation;
+        }
+        operation.start();
+        return operation.result();
     }
 
-    /** The reaper may pause this sandbox instead of removing it (POST /sandboxes ones, runsc mode). */
-    public void pausable(boolean value) {
-        pausable = value;
+    private boolean hasState() {
+        return kernel != null || hibernation.paused() || Files.exists(workspace.root());
     }
 
-    public boolean pausable() {
-        return pausable;
+    /** Checkpoints the kernel; when that fails, the sandbox is stopped instead (lifecycle thread). */
+    private Optional<Reaping> pauseNow(Instant now, ExpiryPolicy.Expiry why) {
+        KernelHandle running;
+        synchronized (this) {
+            running = kernel;
+        }
+        if (hibernation.pause(running, now)) {
+            synchronized (this) {
+                kernel = null;
+                transition(SandboxState.PAUSING, SandboxState.PAUSED);
+            }
+            return Optional.of(new Reaping(true, why));
+        }
+        synchronized (this) {
+            transition(SandboxState.PAUSING, SandboxState.IDLE);
+        }
+        return stopNow(why);
     }
 
-    public SandboxSpec spec() {
-        return spec;
-    }
-
-    public Instant createdAt() {
-        return createdAt;
-    }
-
-    /** Total time this sandbox spent executing. */
-    public Duration busy() {
-        return Duration.ofNanos(busyNanos.get());
+    /** Stops the kernel and deletes the workspace; a later call starts afresh, clocks included. */
+    private Optional<Reaping> stopNow(ExpiryPolicy.Expiry why) {
+        reset(true);
+        return Optional.of(new Reaping(false, why));
     }
 
     /**
-     * When the reaper will remove it if nothing happens: after the idle timeout (plus the time a
-     * paused sandbox is kept, when it would be paused first) or at its maximum lifetime.
+     * Kernel, image and notices gone, clocks from now; with wipe, the workspace too (job held).
+     * The state says stopped only once the kernel is torn down.
      */
-    public Instant expiresAt() {
-        Instant paused = pausedAt;
-        Duration keep = config.sandboxes().pause().keep();
-        Instant idle = paused != null
-                ? paused.plus(keep)
-                : lastActivity.plus(spec.idleTimeout()).plus(pausable ? keep : Duration.ZERO);
-        Instant lifetime = createdAt.plus(config.sandboxes().maxLifetime());
-        return idle.isBefore(lifetime) ? idle : lifetime;
-    }
-
-    /** Why the reaper should pause or remove it now, or null: idle, paused too long, too old, out of busy time. */
-    String expiry(Instant now) {
-        Instant paused = pausedAt;
-        if (paused != null) {
-            Duration keep = config.sandboxes().pause().keep();
-            if (!paused.plus(keep).isAfter(now)) {
-                return "paused for longer than " + keep.toSeconds() + " s";
+    private void reset(boolean wipe) {
+        KernelHandle left;
+        synchronized (this) {
+            left = kernel;
+        }
+        if (left != null) {
+            left.destroy();
+        }
+        hibernation.discard();
+        if (wipe) {
+            try {
+                workspace.delete();
+            } catch (RuntimeException e) {
+                LOG.warnf("cannot delete workspace of sandbox %s: %s", id, e.getMessage());
             }
-        } else if (!lastActivity.plus(spec.idleTimeout()).isAfter(now)) {
-            return IDLE + spec.idleTimeout().toSeconds() + " s";
         }
-        if (!createdAt.plus(config.sandboxes().maxLifetime()).isAfter(now)) {
-            return "older than its maximum lifetime of "
-                    + config.sandboxes().maxLifetime().toSeconds() + " s";
-        }
-        if (busyNanos.get() >= config.sandboxes().maxBusy().toNanos()) {
-            return "busy for longer than its maximum of "
-                    + config.sandboxes().maxBusy().toSeconds() + " s";
-        }
-        return null;
-    }
-
-    /** The warm pool's template: checkpoints this sandbox's running kernel to image (the kernel ends). */
-    boolean checkpointTo(Path image) {
-        executionLock.lock();
-        try {
-            KernelHandle current = kernel;
-            if (current != null && current.checkpoint(image)) {
+        synchronized (this) {
+            if (kernel == left) {
                 kernel = null;
-                state = SandboxState.STOPPED;
-                return true;
             }
-            return false;
-        } finally {
-            executionLock.unlock();
+            notice = null;
+            createdAt = context.clock().instant();
+            busyNanos = 0;
+            if (state != SandboxState.STOPPED && state != SandboxState.DELETED) {
+                transition(
+                        EnumSet.of(SandboxState.IDLE, SandboxState.PAUSED, SandboxState.BROKEN, SandboxState.PAUSING),
+                        SandboxState.STOPPED);
+            }
         }
+    }
+
+    /**
+     * DELETE: from now on the sandbox takes nothing; queued executions fail, a running one ends
+     * (its kernel is torn down at once), and the workspace is deleted once the last job and
+     * transfer are over. The stage completes then. A second delete is NOT_FOUND.
+     */
+    public CompletionStage<Void> delete() {
+        List<Job> dropped;
+        KernelHandle running;
+        synchronized (this) {
+            requireLive();
+            transition(EnumSet.allOf(SandboxState.class), SandboxState.DELETED);
+            dropped = new ArrayList<>(jobs);
+            jobs.clear();
+            running = kernel;
+            kernel = null;
+            endReason = "the sandbox was deleted";
+            dropped.forEach(this::leftQueue);
+            checkQuiescent();
+        }
+        SandboxException gone = SandboxException.notFound("no sandbox " + id + " (it was deleted)");
+        dropped.forEach(job -> job.abandon(gone));
+        if (running != null) {
+            context.workers().lifecycle().execute(running::destroy); // a running execution ends now
+        }
+        return quiescent.thenRunAsync(
+                () -> {
+                    hibernation.discard();
+                    try {
+                        workspace.delete();
+                    } catch (RuntimeException e) {
+                        LOG.warnf("cannot delete workspace of sandbox %s: %s", id, e.getMessage());
+                    }
+                },
+                context.workers().lifecycle());
+    }
+
+    private void checkQuiescent() {
+        if (state == SandboxState.DELETED && active == null && transfers == 0) {
+            quiescent.complete(null);
+        }
+    }
+
+    /**
+     * The crash watcher's check (any thread): a kernel found dead or broken while no job runs is
+     * torn down now, so runsc state, cgroups and bundle do not wait for the next call; the next
+     * execution is told. Returns whether it found one.
+     */
+    public boolean checkKernel() {
+        KernelHandle dead;
+        synchronized (this) {
+            if (kernel == null || active != null || state != SandboxState.IDLE || kernel.alive()) {
+                return false;
+            }
+            dead = kernel;
+            kernel = null;
+            transition(SandboxState.IDLE, SandboxState.STOPPED);
+        }
+        discardDeadKernel(dead);
+        return true;
+    }
+
+    /** On service shutdown: the kernel goes now, whatever runs (a running execution ends). */
+    public void shutdown() {
+        KernelHandle running;
+        synchronized (this) {
+            running = kernel;
+            kernel = null;
+            endReason = "the service is shutting down";
+            if (state == SandboxState.IDLE) {
+                transition(SandboxState.IDLE, SandboxState.STOPPED);
+            }
+        }
+        if (running != null) {
+            running.destroy();
+        }
+    }
+
+    // ---- warm pool --------------------------------------------------------------------------
+
+    /** Pool members and tests: runs code to the end and throws when it did not succeed. */
+    void warm(String code, Duration timeout) {
+        CollectingSink sink = new CollectingSink();
+        execute(new ExecutionRequest(code, timeout, true), sink);
+        ExecutionResult result = sink.await(timeout.plusSeconds(120));
+        List<Event> errors =
+                sink.events().stream().filter(e -> e.type().equals(Event.ERROR)).toList();
+        if (result.status() != ExecutionStatus.OK || !errors.isEmpty()) {
+            throw new KernelStartException(
+                    "the preload code failed (" + result.status().wire() + "): "
+                            + errors.stream().map(e -> String.valueOf(e.data())).toList());
+        }
+    }
+
+    /** The warm pool's template: checkpoints the running kernel to image (the kernel ends). */
+    boolean checkpointTo(Path image) {
+        return join(exclusive(false, () -> {
+            KernelHandle running;
+            synchronized (this) {
+                running = state == SandboxState.IDLE ? kernel : null;
+            }
+            if (running == null || !running.checkpoint(image)) {
+                return false;
+            }
+            synchronized (this) {
+                kernel = null;
+                transition(SandboxState.IDLE, SandboxState.STOPPED);
+            }
+            return true;
+        }));
     }
 
     /**
@@ -526,207 +722,136 @@ public final class Sandbox {
      * then reseed. Returns false, with no kernel, when the restore failed.
      */
     boolean startFrom(Path image, String reseed) {
-        executionLock.lock();
-        try {
-            workspace.create();
-            kernel = launcher.restore(id, workspace.root(), spec.limits(), image);
-            state = SandboxState.IDLE;
-        } catch (KernelStartException | java.io.UncheckedIOException e) {
-            LOG.warnf("sandbox %s could not start from the template image: %s", id, e.getMessage());
-            return false;
-        } finally {
-            executionLock.unlock();
+        boolean restored = join(exclusive(false, () -> {
+            synchronized (this) {
+                transition(SandboxState.STOPPED, SandboxState.STARTING);
+            }
+            try {
+                workspace.create();
+                KernelHandle fresh = context.launcher().restore(id, workspace.root(), spec().limits(), image);
+                synchronized (this) {
+                    kernel = fresh;
+                    transition(SandboxState.STARTING, SandboxState.IDLE);
+                }
+                return true;
+            } catch (KernelStartException | UncheckedIOException e) {
+                LOG.warnf("sandbox %s could not start from the template image: %s", id, LogSafe.quote(e.getMessage()));
+                synchronized (this) {
+                    transition(SandboxState.STARTING, SandboxState.STOPPED);
+                }
+                return false;
+            }
+        }));
+        if (restored) {
+            warm(reseed, Duration.ofSeconds(30));
         }
-        warm(reseed, Duration.ofSeconds(30));
-        return true;
-    }
-
-    /** Pool members: runs the preload code; throws {@link KernelStartException} when it fails. */
-    void warm(String code, Duration timeout) {
-        List<String> errors = new ArrayList<>();
-        ExecutionResult result = execute(
-                code,
-                timeout,
-                event -> {
-                    if (event.type().equals("error")) {
-                        errors.add(String.valueOf(event.data()));
-                    }
-                },
-                true,
-                new Cancellation());
-        if (!result.status().equals(ExecutionResult.OK) || !errors.isEmpty()) {
-            throw new KernelStartException("the preload code failed (" + result.status() + "): " + errors);
-        }
+        return restored;
     }
 
     /**
      * A warm-pool member handed out with its requested spec (same limits, so the running kernel
      * fits): its environment is applied, and its lifetime and idle clock start now.
      */
-    void assigned(SandboxSpec requested) {
-        executionLock.lock();
-        try {
-            spec = requested;
-            KernelHandle current = kernel;
-            if (!requested.env().isEmpty() && current != null) {
-                applyEnvironment(current);
+    CompletionStage<Void> assigned(SandboxSpec requested) {
+        return exclusive(true, () -> {
+            KernelHandle running;
+            synchronized (this) {
+                spec = requested;
+                running = kernel;
+                createdAt = context.clock().instant();
+                busyNanos = 0;
+                touch();
             }
-            createdAt = Instant.now();
-            busyNanos.set(0);
-            touch();
-        } finally {
-            executionLock.unlock();
+            if (running != null) {
+                applyEnvironment(running, requested.env());
+            }
+            return null;
+        });
+    }
+
+    /**
+     * Stops the kernel and deletes the workspace, after what runs now; the next call starts
+     * afresh. DELETE of the default sandbox, a pool member that failed, the template builder.
+     */
+    public CompletionStage<Void> wipe() {
+        return exclusive(true, () -> {
+            reset(true);
+            return null;
+        });
+    }
+
+    void stop() {
+        join(wipe());
+    }
+
+    private static <T> T join(CompletionStage<T> stage) {
+        try {
+            return stage.toCompletableFuture().join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof RuntimeException runtime) {
+                throw runtime;
+            }
+            throw e;
         }
     }
 
-    /** Streams an upload into the workspace (see {@link Workspace#upload}). */
-    public long upload(WorkspacePath path, InputStream body, long contentLength) throws IOException {
-        transfers.incrementAndGet();
+    // ---- transfers --------------------------------------------------------------------------
+
+    /**
+     * Opens an upload into the workspace: create-only, parents created, at most the workspace's
+     * free room. The transfer counts as activity until the upload is closed.
+     */
+    public Workspace.Upload openUpload(WorkspacePath path, long contentLength) throws IOException {
+        beginTransfer();
+        boolean opened = false;
         try {
-            touch();
             workspace.create();
-            long room = spec.limits().workspaceBytes() - workspace.usage();
+            long limit = spec().limits().workspaceBytes();
+            long room = limit - workspace.usage();
             if (contentLength > room) {
-                throw new ServiceException(
-                        413,
-                        "the file does not fit in the workspace: " + Sizes.human(Math.max(0, room)) + " free of "
-                                + Sizes.human(spec.limits().workspaceBytes()));
+                throw SandboxException.tooLarge("the file does not fit in the workspace: "
+                        + Sizes.human(Math.max(0, room)) + " free of " + Sizes.human(limit));
             }
-            long written = workspace.upload(path, body, room);
-            metrics.uploaded(written);
-            return written;
+            Workspace.Upload upload = workspace.openUpload(path, room, written -> {
+                context.metrics().uploaded(written);
+                endTransfer();
+            });
+            opened = true;
+            return upload;
         } finally {
-            touch();
-            transfers.decrementAndGet();
+            if (!opened) {
+                endTransfer();
+            }
         }
     }
 
-    /** Opens a download; activity is recorded at start and end. */
-    public Workspace.Download download(WorkspacePath path) throws IOException {
-        transfers.incrementAndGet();
+    /** Opens a download; the transfer counts as activity until it is closed. */
+    public Workspace.Download openDownload(WorkspacePath path) throws IOException {
+        beginTransfer();
+        boolean opened = false;
         try {
-            touch();
-            return workspace.download(path);
+            Workspace.Download download = workspace.openDownload(path, sent -> {
+                context.metrics().downloaded(sent);
+                endTransfer();
+            });
+            opened = true;
+            return download;
         } finally {
-            touch();
-            transfers.decrementAndGet();
+            if (!opened) {
+                endTransfer();
+            }
         }
     }
 
-    /** Records activity and the bytes sent for a download still streaming after {@link #download} returned. */
-    public void transferEnded(long bytesSent) {
+    private synchronized void beginTransfer() {
+        requireLive();
+        transfers++;
         touch();
-        metrics.downloaded(bytesSent);
     }
 
-    /** What the reaper did to a sandbox: paused it (kept) or removed it, and why. */
-    public record Reaping(boolean paused, String reason) {}
-
-    /**
-     * The reaper's pass over one sandbox, never in the middle of a call, a transfer or with calls
-     * queued. An expired sandbox is torn down (workspace included) — or, with mayPause and the
-     * idle timeout as the reason, checkpointed to disk and kept as {@link SandboxState#PAUSED}.
-     * A sandbox paused for longer than sandbox.sandboxes.pause.keep is torn down. Returns what it
-     * did, or null.
-     */
-    public Reaping reapIfExpired(Instant now, boolean mayPause) {
-        if (!executionLock.tryLock()) {
-            return null;
-        }
-        try {
-            if (transfers.get() > 0 || queued.get() > 0) {
-                return null;
-            }
-            String reason = expiry(now);
-            if (reason == null) {
-                return null;
-            }
-            boolean hasState = kernel != null || pausedImage != null || java.nio.file.Files.exists(workspace.root());
-            if (!hasState) {
-                return null;
-            }
-            KernelHandle current = kernel;
-            if (mayPause && pausedImage == null && reason.startsWith(IDLE) && current != null && current.alive()) {
-                Path image = checkpointDirectory();
-                if (current.checkpoint(image)) {
-                    kernel = null;
-                    pausedImage = image;
-                    pausedAt = now;
-                    state = SandboxState.PAUSED;
-                    return new Reaping(true, reason);
-                }
-            }
-            stop();
-            return new Reaping(false, reason);
-        } finally {
-            executionLock.unlock();
-        }
-    }
-
-    private Path checkpointDirectory() {
-        return workspace.root().getParent().resolve("checkpoint");
-    }
-
-    /** Forgets a checkpoint image (stop, restart): the next call starts a fresh kernel. */
-    private void discardPausedImage() {
-        if (pausedImage != null) {
-            dev.interpretersandbox.files.Trees.delete(pausedImage);
-            pausedImage = null;
-            pausedAt = null;
-        }
-    }
-
-    /**
-     * Restores a paused kernel for the next execution; when that fails, a fresh one is started and
-     * the execution is told. Called with the execution lock held.
-     */
-    private KernelHandle resume() {
-        Path image = pausedImage;
-        pausedImage = null;
-        pausedAt = null;
-        state = SandboxState.STARTING;
-        try {
-            KernelHandle restored = launcher.restore(id, workspace.root(), spec.limits(), image);
-            kernel = restored;
-            startFailure = null;
-            return restored;
-        } catch (KernelStartException e) {
-            LOG.warnf("sandbox %s could not be restored, starting a fresh kernel: %s", id, e.getMessage());
-            crashNotice = "the paused sandbox could not be restored (" + e.getMessage() + "); this execution runs"
-                    + " in a fresh kernel: variables and imports were lost, files in /mnt/data are kept";
-            return null;
-        } finally {
-            dev.interpretersandbox.files.Trees.delete(image);
-        }
-    }
-
-    /** Stops the kernel and deletes the workspace; a later call starts afresh, clocks included. */
-    public void stop() {
-        executionLock.lock();
-        try {
-            discardKernel();
-            createdAt = Instant.now();
-            busyNanos.set(0);
-            crashNotice = null;
-            discardPausedImage();
-            try {
-                workspace.delete();
-            } catch (RuntimeException e) {
-                LOG.warnf("cannot delete workspace of sandbox %s: %s", id, e.getMessage());
-            }
-            state = SandboxState.STOPPED;
-        } finally {
-            executionLock.unlock();
-        }
-    }
-
-    /** Tears down on service shutdown; unlike {@link #stop} it does not wait for a running execution. */
-    public void shutdown() {
-        discardKernel();
-        state = SandboxState.STOPPED;
-    }
-
-    private static String seconds(Duration duration) {
-        return duration.toMillis() % 1000 == 0 ? duration.toSeconds() + " s" : duration.toMillis() + " ms";
+    private synchronized void endTransfer() {
+        transfers--;
+        touch();
+        checkQuiescent();
     }
 }

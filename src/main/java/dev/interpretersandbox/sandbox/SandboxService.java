@@ -1,25 +1,40 @@
 package dev.interpretersandbox.sandbox;
 
 import dev.interpretersandbox.config.SandboxConfig;
-import dev.interpretersandbox.error.ServiceException;
+import dev.interpretersandbox.error.SandboxException;
+import dev.interpretersandbox.error.SandboxException.Kind;
+import dev.interpretersandbox.files.Trees;
 import dev.interpretersandbox.files.Workspace;
-import dev.interpretersandbox.isolation.Identity;
+import dev.interpretersandbox.isolation.IsolationBackend;
 import dev.interpretersandbox.isolation.Sizes;
 import dev.interpretersandbox.isolation.StateLayout;
 import dev.interpretersandbox.kernel.KernelLauncher;
+import dev.interpretersandbox.kernel.OutputBudget;
+import dev.interpretersandbox.log.LogSafe;
 import dev.interpretersandbox.metrics.SandboxMetrics;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.regex.Pattern;
@@ -32,7 +47,7 @@ import org.jboss.logging.Logger;
  * removed are remembered for a while, so their ID answers 410 with the reason instead of 404.
  *
  * <p>Thread-safety: all public methods may be called from any thread; creation is serialised so
- * two requests cannot both take the last slot.
+ * two requests cannot both take the last slot, and nothing slow happens while it is.
  */
 @ApplicationScoped
 public class SandboxService {
@@ -42,42 +57,18 @@ public class SandboxService {
     private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
     private static final int REMEMBERED_GONE = 10_000;
     private static final SecureRandom RANDOM = new SecureRandom();
+    /** What a client at capacity is told to wait before trying again. */
+    private static final Duration CAPACITY_RETRY = Duration.ofSeconds(30);
 
     /** Why and when the reaper removed a sandbox. */
     public record Gone(String reason, Instant at) {}
 
-    /** 410 for an ID the reaper removed. */
-    public static final class GoneException extends ServiceException {
-        private final Gone gone;
-
-        GoneException(String id, Gone gone) {
-            super(410, "sandbox " + id + " was removed at " + gone.at() + ": " + gone.reason());
-            this.gone = gone;
-        }
-
-        @Override
-        public Map<String, Object> details() {
-            return Map.of("reason", gone.reason(), "removed_at", gone.at().toString());
-        }
-    }
-
-    /** 503 at capacity, with a Retry-After. */
-    static final class CapacityException extends ServiceException {
-        CapacityException(String message) {
-            super(503, message);
-        }
-
-        @Override
-        public long retryAfterSeconds() {
-            return 30;
-        }
-    }
-
     private final SandboxConfig config;
-    private final KernelLauncher launcher;
+    private final SandboxContext context;
     private final StateLayout layout;
     private final SandboxMetrics metrics;
     private final long memoryBudget;
+    private final SandboxSpec defaults;
     private final ConcurrentMap<String, Sandbox> sandboxes = new ConcurrentHashMap<>();
     private final Map<String, Gone> gone = new LinkedHashMap<>(16, 0.75f, false) {
         @Override
@@ -87,11 +78,35 @@ public class SandboxService {
     };
     private final WarmPool pool;
 
-    public SandboxService(SandboxConfig config, KernelLauncher launcher, SandboxMetrics metrics) {
+    @Inject
+    public SandboxService(
+            SandboxConfig config, IsolationBackend backend, SandboxMetrics metrics, Workers workers, Clock clock) {
+        this(config, backend, backend.kernelUid(), metrics, workers, clock);
+    }
+
+    /** With any launcher (tests use a scripted one); kernelUid owns workspace files. */
+    public SandboxService(
+            SandboxConfig config,
+            KernelLauncher launcher,
+            int kernelUid,
+            SandboxMetrics metrics,
+            Workers workers,
+            Clock clock) {
         this.config = config;
-        this.launcher = launcher;
         this.metrics = metrics;
         this.layout = StateLayout.of(config);
+        this.defaults = SandboxSpec.defaults(config);
+        this.context = new SandboxContext(
+                config,
+                launcher,
+                metrics,
+                workers,
+                clock,
+                new Admission(config.execute().maxWaiting()),
+                layout,
+                OutputBudget.of(config.output()),
+                ExpiryPolicy.of(config),
+                kernelUid);
         this.memoryBudget = config.sandboxes()
                 .memoryBudget()
                 .map(size -> size.asLongValue())
@@ -99,14 +114,13 @@ public class SandboxService {
         this.pool = new WarmPool(
                 config.sandboxes().pool().size(),
                 config.sandboxes().pool().preload(),
-                () -> newSandbox(newId(), SandboxSpec.defaults(config)),
-                () -> room(SandboxSpec.defaults(config)) == null,
+                () -> newSandbox(newId(), defaults),
+                () -> room(defaults) == null,
                 this,
                 () -> launcher.templateKey()
-                        .map(key -> layout.runtime()
-                                .resolve("templates")
+                        .map(key -> layout.templates()
                                 .resolve(fingerprint(
-                                        key, config.sandboxes().pool().preload(), SandboxSpec.defaults(config))))
+                                        key, config.sandboxes().pool().preload(), defaults)))
                         .orElse(null));
         metrics.liveSandboxes(() ->
                 sandboxes.values().stream().filter(s -> s.kernelName() != null).count());
@@ -114,13 +128,13 @@ public class SandboxService {
 
     /** The sandbox of the unprefixed API; created (not started) on first use. */
     public Sandbox defaultSandbox() {
-        return sandboxes.computeIfAbsent(DEFAULT, id -> newSandbox(id, SandboxSpec.defaults(config)));
+        return sandboxes.computeIfAbsent(DEFAULT, id -> newSandbox(id, defaults));
     }
 
-    /** A sandbox by ID: 400 for a malformed ID, 410 for one the reaper removed, 404 for unknown. */
+    /** A sandbox by ID: INVALID for a malformed ID, GONE for one the reaper removed, else NOT_FOUND. */
     public Sandbox get(String id) {
         if (id == null || !ID.matcher(id).matches()) {
-            throw new ServiceException(400, "invalid sandbox id: lower-case letters, digits and '-', at most 63");
+            throw SandboxException.invalid("invalid sandbox id: lower-case letters, digits and '-', at most 63");
         }
         if (id.equals(DEFAULT)) {
             return defaultSandbox();
@@ -134,27 +148,47 @@ public class SandboxService {
             removed = gone.get(id);
         }
         if (removed != null) {
-            throw new GoneException(id, removed);
+            throw new SandboxException(
+                    Kind.GONE,
+                    "sandbox " + id + " was removed at " + removed.at() + ": " + removed.reason(),
+                    Map.of(
+                            "reason",
+                            removed.reason(),
+                            "removed_at",
+                            removed.at().toString()),
+                    null,
+                    null);
         }
-        throw new ServiceException(404, "no sandbox " + id);
+        throw SandboxException.notFound("no sandbox " + id);
     }
 
-    /** POST /sandboxes: a warm-pool member when the spec allows, else a new one (started on first use). */
-    public synchronized Sandbox create(SandboxSpec spec) {
-        boolean poolable = spec.limits().equals(SandboxSpec.defaults(config).limits());
-        Sandbox sandbox = poolable ? pool.take() : null;
-        if (sandbox != null) {
-            sandbox.assigned(spec);
-        } else {
-            String full = room(spec);
-            if (full != null) {
-                throw new CapacityException(full);
+    /**
+     * POST /sandboxes: a warm-pool member when the spec allows (its environment is applied after
+     * the service lock is released), else a new one, started on first use.
+     */
+    public CompletionStage<Sandbox> create(SandboxSpec spec) {
+        Sandbox sandbox;
+        boolean warm;
+        synchronized (this) {
+            boolean poolable = spec.limits().equals(defaults.limits());
+            sandbox = poolable ? pool.take() : null;
+            warm = sandbox != null;
+            if (!warm) {
+                String full = room(spec);
+                if (full != null) {
+                    throw SandboxException.unavailable(full, CAPACITY_RETRY);
+                }
+                sandbox = newSandbox(newId(), spec);
             }
-            sandbox = newSandbox(newId(), spec);
+            sandbox.pausable(
+                    config.sandboxes().pause().enabled() && context.launcher().canCheckpoint());
+            sandboxes.put(sandbox.id(), sandbox);
         }
-        sandbox.pausable(config.sandboxes().pause().enabled() && config.isolation() == SandboxConfig.Isolation.RUNSC);
-        sandboxes.put(sandbox.id(), sandbox);
-        return sandbox;
+        if (!warm) {
+            return CompletableFuture.completedFuture(sandbox);
+        }
+        Sandbox member = sandbox;
+        return member.assigned(spec).thenApply(ignored -> member);
     }
 
     /** Why one more sandbox with spec does not fit, or null when it does. */
@@ -163,7 +197,7 @@ public class SandboxService {
         if (count + 1 > config.sandboxes().maxCount()) {
             return "the service is at its maximum of " + config.sandboxes().maxCount() + " sandboxes; retry later";
         }
-        long reserved = pool.size() * SandboxSpec.defaults(config).limits().memoryBytes();
+        long reserved = pool.size() * defaults.limits().memoryBytes();
         for (Sandbox sandbox : sandboxes.values()) {
             reserved += sandbox.spec().limits().memoryBytes();
         }
@@ -181,19 +215,25 @@ public class SandboxService {
         return all;
     }
 
-    /** DELETE /sandboxes/{id}: tears it down and forgets it (a second DELETE is a 404). */
-    public void delete(String id) {
+    /**
+     * DELETE /sandboxes/{id}: it takes nothing from now on and is forgotten (a second DELETE is a
+     * 404); the stage completes once its kernel and workspace are gone. The default sandbox is
+     * reset instead: the unprefixed API always has one.
+     */
+    public CompletionStage<Void> delete(String id) {
         Sandbox sandbox = get(id);
-        if (!id.equals(DEFAULT) && sandboxes.remove(id) == null) {
-            throw new ServiceException(404, "no sandbox " + id);
+        if (id.equals(DEFAULT)) {
+            return sandbox.wipe();
         }
-        sandbox.stop();
-        deleteSandboxDirectory(id);
+        if (!sandboxes.remove(id, sandbox)) {
+            throw SandboxException.notFound("no sandbox " + id);
+        }
+        return sandbox.delete().thenRun(() -> deleteSandboxDirectory(id));
     }
 
     private Sandbox newSandbox(String id, SandboxSpec spec) {
-        Workspace workspace = new Workspace(layout.workspace(id), layout.staging(), Identity.kernelUid(config));
-        return new Sandbox(id, spec, config, launcher, workspace, metrics);
+        Workspace workspace = new Workspace(layout.workspace(id), layout.staging(), context.kernelUid());
+        return new Sandbox(id, spec, context, workspace);
     }
 
     private static String newId() {
@@ -203,31 +243,42 @@ public class SandboxService {
     }
 
     /**
-     * Tears down every sandbox that expired (idle, paused too long, too old, out of busy time) and
-     * is not in a call; created ones are forgotten and answer 410 afterwards. Created sandboxes in
-     * runsc mode are paused at their idle timeout instead (sandbox.sandboxes.pause). Returns how
-     * many were removed.
+     * Pauses or removes every sandbox that expired (idle, paused too long, too old, out of busy
+     * time) and is not in a call; removed ones answer 410 afterwards. Created sandboxes are paused
+     * at their idle timeout instead, when the backend can checkpoint (sandbox.sandboxes.pause).
+     * The sandboxes are handled in parallel on the lifecycle threads; returns how many were
+     * removed, once all are done.
      */
     public int reapExpired(Instant now) {
-        int reaped = 0;
+        Map<Sandbox, CompletionStage<Optional<Sandbox.Reaping>>> passes = new LinkedHashMap<>();
         for (Sandbox sandbox : sandboxes.values()) {
-            Sandbox.Reaping reaping = sandbox.reapIfExpired(now, sandbox.pausable());
-            if (reaping == null) {
+            passes.put(sandbox, sandbox.reapIfExpired(now, sandbox.pausable()));
+        }
+        int reaped = 0;
+        for (var pass : passes.entrySet()) {
+            Sandbox sandbox = pass.getKey();
+            Optional<Sandbox.Reaping> reaping;
+            try {
+                reaping = pass.getValue().toCompletableFuture().join();
+            } catch (RuntimeException e) {
+                LOG.warnf("the reaper could not handle sandbox %s: %s", sandbox.id(), e.getMessage());
                 continue;
             }
-            String reason = reaping.reason();
-            if (reaping.paused()) {
+            if (reaping.isEmpty()) {
+                continue;
+            }
+            String reason = reaping.get().why().message();
+            if (reaping.get().paused()) {
                 LOG.infof("paused sandbox %s to disk: %s", sandbox.id(), reason);
                 continue;
             }
             reaped++;
             LOG.infof("reaped sandbox %s: %s", sandbox.id(), reason);
-            if (!sandbox.id().equals(DEFAULT)) {
-                sandboxes.remove(sandbox.id(), sandbox);
+            if (!sandbox.id().equals(DEFAULT) && sandboxes.remove(sandbox.id(), sandbox)) {
                 synchronized (gone) {
                     gone.put(sandbox.id(), new Gone(reason, now));
                 }
-                deleteSandboxDirectory(sandbox.id());
+                sandbox.delete().thenRun(() -> deleteSandboxDirectory(sandbox.id()));
             }
         }
         metrics.reaped(reaped);
@@ -239,7 +290,7 @@ public class SandboxService {
     public int checkKernels() {
         int dead = 0;
         for (Sandbox sandbox : sandboxes.values()) {
-            if (sandbox.reapDeadKernel()) {
+            if (sandbox.checkKernel()) {
                 dead++;
             }
         }
@@ -247,10 +298,25 @@ public class SandboxService {
         return dead;
     }
 
+    /**
+     * Names of every kernel a sandbox of this service holds, pool members and a template being
+     * built included: the orphan sweep removes containers not among them.
+     */
+    public Set<String> knownKernels() {
+        Set<String> names = new HashSet<>();
+        for (Sandbox sandbox : sandboxes.values()) {
+            Optional.ofNullable(sandbox.kernelName()).ifPresent(names::add);
+        }
+        for (Sandbox member : pool.all()) {
+            Optional.ofNullable(member.kernelName()).ifPresent(names::add);
+        }
+        return names;
+    }
+
     private void deleteSandboxDirectory(String id) {
         Path dir = layout.sandbox(id);
         if (Files.isDirectory(dir)) {
-            dev.interpretersandbox.files.Trees.delete(dir);
+            Trees.delete(dir);
         }
     }
 
@@ -280,11 +346,10 @@ public class SandboxService {
     /** Names the template image after everything that shapes it. */
     private static String fingerprint(String runtime, String preload, SandboxSpec spec) {
         try {
-            var digest = java.security.MessageDigest.getInstance("SHA-256");
-            digest.update((runtime + "\n" + preload + "\n" + spec.limits())
-                    .getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            digest.update((runtime + "\n" + preload + "\n" + spec.limits()).getBytes(StandardCharsets.UTF_8));
             return HexFormat.of().formatHex(digest.digest()).substring(0, 16);
-        } catch (java.security.NoSuchAlgorithmException e) {
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -297,7 +362,7 @@ public class SandboxService {
                 }
             }
         } catch (IOException | NumberFormatException e) {
-            LOG.warnf("cannot read the host's memory size: %s", e.getMessage());
+            LOG.warnf("cannot read the host's memory size: %s", LogSafe.quote(e.getMessage()));
         }
         return 16L << 30;
     }

@@ -1,6 +1,7 @@
 package dev.interpretersandbox.sandbox;
 
 import dev.interpretersandbox.files.Trees;
+import dev.interpretersandbox.log.LogSafe;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingDeque;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Supplier;
 import org.jboss.logging.Logger;
@@ -23,19 +25,13 @@ final class WarmPool {
 
     private static final Logger LOG = Logger.getLogger(WarmPool.class);
     private static final int FAILURES_BEFORE_UNHEALTHY = 3;
+    /** How long the preload code may take in a cold member (imports of the data libraries). */
+    private static final Duration PRELOAD_TIMEOUT = Duration.ofSeconds(120);
+    /** How long reseeding a member restored from the template may take. */
+    private static final Duration RESEED_TIMEOUT = Duration.ofSeconds(30);
+    /** How long shutdown waits for a member that is starting. */
+    private static final Duration SHUTDOWN_WAIT = Duration.ofSeconds(15);
 
-    private final int size;
-    private final String preload;
-    private final Supplier<Sandbox> factory;
-    private final Supplier<Boolean> hasRoom;
-    private final Object capacityLock;
-    private final LinkedBlockingDeque<Sandbox> ready = new LinkedBlockingDeque<>();
-    private final AtomicInteger starting = new AtomicInteger();
-    private final ExecutorService refiller = Executors.newSingleThreadExecutor(r -> {
-        Thread thread = new Thread(r, "warm-pool");
-        thread.setDaemon(true);
-        return thread;
-    });
     // Members restored from one image share its random state: give each its own.
     static final String RESEED = "def _reseed():\n"
             + "    import random, sys\n"
@@ -45,15 +41,27 @@ final class WarmPool {
             + "_reseed()\n"
             + "del _reseed\n";
 
+    private final int size;
+    private final String preload;
+    private final Supplier<Sandbox> factory;
+    private final Supplier<Boolean> hasRoom;
+    private final Object capacityLock;
     private final Supplier<Path> templateLocation;
+    private final LinkedBlockingDeque<Sandbox> ready = new LinkedBlockingDeque<>();
+    private final AtomicInteger starting = new AtomicInteger();
+    private final ExecutorService refiller = Executors.newSingleThreadExecutor(r -> {
+        Thread thread = new Thread(r, "warm-pool");
+        thread.setDaemon(true);
+        return thread;
+    });
     private Path templates; // pool thread only: asked for on the first fill, once the runtime is laid out
-    private volatile boolean templateBroken;
     private int templateFailures; // pool thread only
+    private volatile boolean templateBroken;
     private volatile int failures;
     private volatile String lastFailure;
     private volatile boolean closed;
     private volatile boolean started;
-    private volatile Sandbox inProgress; // the member or template builder starting now
+    private final List<Sandbox> inProgress = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     /**
      * @param hasRoom whether one more default sandbox fits; asked holding capacityLock, which
@@ -91,27 +99,27 @@ final class WarmPool {
     private void fill() {
         while (!closed && reserve()) {
             Sandbox member = factory.get();
-            inProgress = member;
+            inProgress.add(member);
             try {
                 Path image = template();
                 if (image == null || !member.startFrom(image, RESEED)) {
                     if (image != null) {
                         templateBroken = true; // cold starts from now on; the next service start rebuilds it
                     }
-                    member.warm(preload, Duration.ofSeconds(120));
+                    member.warm(preload, PRELOAD_TIMEOUT);
                 }
                 ready.add(member);
                 failures = 0;
             } catch (RuntimeException e) {
                 failures++;
                 lastFailure = e.getMessage();
-                LOG.warnf("warm-pool sandbox %s could not start: %s", member.id(), e.getMessage());
+                LOG.warnf("warm-pool sandbox %s could not start: %s", member.id(), LogSafe.quote(e.getMessage()));
                 member.stop();
                 if (failures >= FAILURES_BEFORE_UNHEALTHY) {
                     return; // the next reaper run tries again
                 }
             } finally {
-                inProgress = null;
+                inProgress.remove(member);
                 starting.decrementAndGet();
             }
         }
@@ -119,7 +127,7 @@ final class WarmPool {
 
     /**
      * The template image: one kernel booted with the preload code run, checkpointed once, and
-     * restored into every member's own container (about 0.8 s instead of a cold start plus the
+     * restored into every member's own container (much faster than a cold start plus the
      * imports). Kept under a directory named by a fingerprint of everything that shapes it, so a
      * change of runtime, driver, limits or preload builds a new one. Null when this isolation mode
      * cannot checkpoint or building failed.
@@ -137,8 +145,7 @@ final class WarmPool {
             return image;
         }
         Sandbox builder = factory.get();
-        Sandbox member = inProgress;
-        inProgress = builder;
+        inProgress.add(builder);
         long began = System.nanoTime();
         try {
             Path parent = templates.getParent();
@@ -149,9 +156,9 @@ final class WarmPool {
             }
             Trees.delete(templates);
             Files.createDirectories(templates);
-            builder.warm(preload, Duration.ofSeconds(120));
+            builder.warm(preload, PRELOAD_TIMEOUT);
             if (!builder.checkpointTo(image)) {
-                templateBroken = true; // this isolation mode cannot checkpoint: cold starts
+                templateBroken = true; // this kernel cannot be checkpointed: cold starts
                 return null;
             }
             Files.createFile(templates.resolve("complete"));
@@ -162,12 +169,12 @@ final class WarmPool {
             templateBroken = ++templateFailures >= FAILURES_BEFORE_UNHEALTHY;
             LOG.warnf(
                     "cannot build the warm-pool template image (attempt %d), this member starts cold: %s",
-                    templateFailures, e.getMessage());
+                    templateFailures, LogSafe.quote(e.getMessage()));
             Trees.delete(templates);
             return null;
         } finally {
             builder.stop();
-            inProgress = member;
+            inProgress.remove(builder);
         }
     }
 
@@ -198,14 +205,17 @@ final class WarmPool {
         return ready.size();
     }
 
-    List<Sandbox> members() {
-        return new ArrayList<>(ready);
+    /** Every member, ready or starting, and a template builder: their kernels are the service's. */
+    List<Sandbox> all() {
+        List<Sandbox> all = new ArrayList<>(ready);
+        all.addAll(inProgress);
+        return all;
     }
 
     /** Drops members whose kernel died while waiting. */
     void checkKernels() {
         for (Sandbox member : ready) {
-            if (member.reapDeadKernel() && ready.remove(member)) {
+            if (member.checkKernel() && ready.remove(member)) {
                 member.stop();
                 refill();
             }
@@ -223,14 +233,11 @@ final class WarmPool {
         closed = true;
         refiller.shutdownNow(); // interrupts a start in progress, which then tears its kernel down
         try {
-            refiller.awaitTermination(15, java.util.concurrent.TimeUnit.SECONDS);
+            refiller.awaitTermination(SHUTDOWN_WAIT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        Sandbox building = inProgress;
-        if (building != null) {
-            building.shutdown();
-        }
+        inProgress.forEach(Sandbox::shutdown);
         Sandbox member;
         while ((member = ready.poll()) != null) {
             member.shutdown();

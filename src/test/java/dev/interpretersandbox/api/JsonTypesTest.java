@@ -2,7 +2,7 @@ package dev.interpretersandbox.api;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.interpretersandbox.kernel.Event;
+import dev.interpretersandbox.sandbox.Event;
 import io.quarkus.runtime.annotations.RegisterForReflection;
 import java.util.List;
 import java.util.Set;
@@ -17,7 +17,7 @@ class JsonTypesTest {
                 JsonTypes.class.getAnnotation(RegisterForReflection.class).targets());
         assertTrue(registered.contains(Event.class));
         assertTrue(registered.containsAll(List.of(Event.class.getDeclaredClasses())), "every event data record");
-        for (Class<?> route : List.of(ExecuteRoute.class, UploadRoute.class)) {
+        for (Class<?> route : List.of(EventStream.class, Transfers.class)) {
             for (Class<?> nested : route.getDeclaredClasses()) {
                 if (nested.isRecord()) {
                     assertTrue(registered.contains(nested), nested.getName());

@@ -7,8 +7,8 @@ import org.junit.jupiter.api.Test;
 class Rfc5987Test {
     @Test
     void attrCharsStayAndEverythingElseIsPercentEncoded() {
-        assertEquals("report-1_final.csv", FilesResource.rfc5987("report-1_final.csv"));
-        assertEquals("a%20b%22c%3B%25", FilesResource.rfc5987("a b\"c;%"));
-        assertEquals("%E6%95%B0.txt", FilesResource.rfc5987("数.txt"));
+        assertEquals("report-1_final.csv", Transfers.rfc5987("report-1_final.csv"));
+        assertEquals("a%20b%22c%3B%25", Transfers.rfc5987("a b\"c;%"));
+        assertEquals("%E6%95%B0.txt", Transfers.rfc5987("数.txt"));
     }
 }

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.interpretersandbox.error.SandboxException;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -34,21 +35,21 @@ class WorkspacePathTest {
             })
     void traversalAndControlCharactersAre400(String path) {
         FileAccessException e = assertThrows(FileAccessException.class, () -> WorkspacePath.parse(path));
-        assertEquals(400, e.status());
+        assertEquals(SandboxException.Kind.INVALID, e.kind());
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"/etc/passwd", "/mnt", "/mnt/database/x", "/tmp/x", "/", "/mnt/x/data"})
     void anythingOutsideTheWorkspaceIs403(String path) {
         FileAccessException e = assertThrows(FileAccessException.class, () -> WorkspacePath.parse(path));
-        assertEquals(403, e.status());
+        assertEquals(SandboxException.Kind.FORBIDDEN, e.kind());
     }
 
     @Test
     void overlongComponentsAre400() {
         assertEquals(
-                400,
+                SandboxException.Kind.INVALID,
                 assertThrows(FileAccessException.class, () -> WorkspacePath.parse("/mnt/data/" + "x".repeat(256)))
-                        .status());
+                        .kind());
     }
 }

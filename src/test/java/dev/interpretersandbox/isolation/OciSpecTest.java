@@ -81,7 +81,7 @@ class OciSpecTest {
     @Test
     void processModeRunsTheDriverUnderPrlimitSetprivAndSetsid() {
         SandboxConfig config = config(Map.of("sandbox.isolation", "process"));
-        ProcessLauncher launcher = new ProcessLauncher(config, new ObjectMapper(), null);
+        ProcessBackend launcher = new ProcessBackend(config, new ObjectMapper(), null, null, null);
         List<String> asRoot = launcher.command(true, KernelLimits.defaults(config));
         assertEquals("prlimit", asRoot.get(0));
         assertTrue(asRoot.contains("--as=" + (1L << 30) / 100 * 85), asRoot.toString());

@@ -1,0 +1,140 @@
+package dev.interpretersandbox.api;
+
+import dev.interpretersandbox.config.SandboxConfig;
+import dev.interpretersandbox.error.SandboxException;
+import dev.interpretersandbox.isolation.Sizes;
+import io.smallrye.mutiny.Uni;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.ext.web.Router;
+import io.vertx.ext.web.RoutingContext;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import java.util.regex.Pattern;
+
+/**
+ * Every request body is bounded before it is read, per route: executes by
+ * sandbox.execute.max-request-size, every other endpoint by sandbox.http.max-json-body. A body
+ * whose Content-Length is larger is refused with 413 at once, ahead of every resource (an {@code
+ * Expect: 100-continue} client never sends it), and the connection is closed instead of reading
+ * the rest. The resources that take a body read it with {@link #read}, which refuses a chunked
+ * body as soon as it grows past the limit. No resource declares a body parameter, so Quarkus REST
+ * never buffers a body itself; a body sent where none is expected is not read at all. Uploads
+ * stream to the workspace instead, bounded by its room.
+ */
+@ApplicationScoped
+class BodyLimits {
+
+    /** The upload paths, matched on the raw path; anything else, however spelled, is limited. */
+    private static final Pattern UPLOAD = Pattern.compile("^/(sandboxes/[a-z0-9-]+/)?files/upload/-/.*");
+
+    private final long executeLimit;
+    private final long otherLimit;
+
+    BodyLimits(SandboxConfig config) {
+        this.executeLimit = config.execute().maxRequestSize().asLongValue();
+        this.otherLimit = config.http().maxJsonBody().asLongValue();
+    }
+
+    void register(@Observes Router router) {
+        router.route().order(-50).handler(this::checkLength);
+    }
+
+    long executeLimit() {
+        return executeLimit;
+    }
+
+    long otherLimit() {
+        return otherLimit;
+    }
+
+    private void checkLength(RoutingContext ctx) {
+        HttpServerRequest request = ctx.request();
+        String path = request.path();
+        String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
+        if (length == null
+                || (request.method() == HttpMethod.POST && UPLOAD.matcher(path).matches())) {
+            ctx.next();
+            return;
+        }
+        long limit = isExecute(path) ? executeLimit : otherLimit;
+        try {
+            if (Long.parseLong(length.strip()) <= limit) {
+                ctx.next();
+                return;
+            }
+        } catch (NumberFormatException e) {
+            close(request);
+            ctx.response()
+                    .setStatusCode(400)
+                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end("{\"error\":\"invalid Content-Length\"}");
+            return;
+        }
+        close(request);
+        ctx.response()
+                .setStatusCode(413)
+                .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                .end("{\"error\":\"" + tooLarge(limit) + "\"}");
+    }
+
+    private static boolean isExecute(String path) {
+        return path.equals("/execute") || (path.startsWith("/sandboxes/") && path.endsWith("/execute"));
+    }
+
+    static String tooLarge(long limit) {
+        return "the request body is larger than " + Sizes.human(limit);
+    }
+
+    /** Answer, then hang up instead of reading the rest of a body we refused. */
+    static void close(HttpServerRequest request) {
+        request.response().putHeader(HttpHeaders.CONNECTION, "close");
+        request.response().endHandler(v -> request.connection().close());
+    }
+
+    /**
+     * Reads a (paused) request's body of at most limit bytes; past it TOO_LARGE, with the rest
+     * left unread and the connection closed after the answer.
+     */
+    static Uni<byte[]> read(HttpServerRequest request, long limit) {
+        return Uni.createFrom().emitter(emitter -> {
+            if (request.isEnded()) {
+                emitter.complete(new byte[0]);
+                return;
+            }
+            if ("100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))
+                    && request.version() != HttpVersion.HTTP_1_0) {
+                request.response().writeContinue();
+            }
+            Buffer body = Buffer.buffer();
+            boolean[] over = {false};
+            request.handler(chunk -> {
+                if (over[0]) {
+                    return;
+                }
+                if (body.length() + chunk.length() > limit) {
+                    over[0] = true;
+                    close(request);
+                    emitter.fail(SandboxException.tooLarge(tooLarge(limit)));
+                    return;
+                }
+                body.appendBuffer(chunk);
+            });
+            request.exceptionHandler(e -> {
+                if (!over[0]) {
+                    over[0] = true;
+                    emitter.fail(SandboxException.invalid("the request body could not be read: " + e.getMessage()));
+                }
+            });
+            request.endHandler(v -> {
+                if (!over[0]) {
+                    emitter.complete(body.getBytes());
+                }
+            });
+            request.resume();
+        });
+    }
+}

@@ -1,0 +1,368 @@
+package dev.interpretersandbox.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.interpretersandbox.error.SandboxException;
+import dev.interpretersandbox.sandbox.Event;
+import dev.interpretersandbox.sandbox.EventSink;
+import dev.interpretersandbox.sandbox.Execution;
+import dev.interpretersandbox.sandbox.ExecutionResult;
+import dev.interpretersandbox.sandbox.ExecutionStatus;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Flow;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One execution's response body, written as its events happen, with back-pressure: the sink of
+ * the execution on one side, a {@link Flow.Publisher} of body pieces that Quarkus REST writes on
+ * the other. Quarkus REST asks for the next piece only once the last one reached the socket, so
+ * a client that stops reading stops the flow: this stream holds at most {@link #HIGH_WATER} bytes
+ * beyond the piece being written, the kernel's reader waits ({@link #awaitRoom}), and so does the
+ * kernel. A response that makes no progress for the stall timeout is closed, which cancels its
+ * execution.
+ *
+ * <p>The three formats write the same events: the JSON document {@code {"events": [...],
+ * "status", "usage"}} piece by piece, NDJSON (a line per event, then the status line), or
+ * server-sent events ({@code event: <type>}, then {@code event: done}). Every piece ends with a
+ * newline, which is whitespace between JSON tokens, and ends each NDJSON line or SSE message.
+ *
+ * <p>Thread-safety: sink calls come from the sandbox's threads (one at a time), subscription
+ * calls from the event loop; state is guarded by this object's lock, and pieces reach the
+ * subscriber one at a time from a drain loop, never under the lock.
+ */
+final class EventStream implements EventSink, Flow.Publisher<byte[]> {
+
+    /** Bytes held beyond the piece in flight before the kernel's output has to wait. */
+    static final int HIGH_WATER = 256 * 1024;
+
+    enum Format {
+        JSON("application/json"),
+        NDJSON("application/x-ndjson"),
+        SSE("text/event-stream");
+
+        final String mediaType;
+
+        Format(String mediaType) {
+            this.mediaType = mediaType;
+        }
+
+        /** The format a client's Accept header asks for: the first streaming type named, else JSON. */
+        static Format of(String accept) {
+            if (accept == null) {
+                return JSON;
+            }
+            String lower = accept.toLowerCase(java.util.Locale.ROOT);
+            int ndjson = lower.indexOf(NDJSON.mediaType);
+            int sse = lower.indexOf(SSE.mediaType);
+            if (ndjson < 0 && sse < 0) {
+                return JSON;
+            }
+            if (ndjson < 0) {
+                return SSE;
+            }
+            return sse < 0 || ndjson < sse ? NDJSON : SSE;
+        }
+    }
+
+    /** The last line of a stream, and the tail of the JSON document. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    record End(ExecutionStatus status, String error, ExecutionResult.Usage usage) {}
+
+    private final Format format;
+    private final ObjectMapper mapper;
+    private final ScheduledExecutorService timers;
+    private final Duration stallTimeout;
+    private final Runnable closeConnection;
+    private final ArrayDeque<byte[]> pieces = new ArrayDeque<>();
+    private final CompletableFuture<Void> delivered = new CompletableFuture<>();
+    private Flow.Subscriber<? super byte[]> subscriber;
+    private Execution execution;
+    private long queued;
+    private long demand;
+    private boolean inFlight;
+    private boolean started;
+    private boolean firstEvent = true;
+    private boolean ended;
+    private boolean cancelled;
+    private SandboxException earlyFailure;
+    private boolean draining;
+    private boolean missed;
+    private long lastProgress = System.nanoTime();
+    private ScheduledFuture<?> stallCheck;
+
+    EventStream(
+            Format format,
+            ObjectMapper mapper,
+            ScheduledExecutorService timers,
+            Duration stallTimeout,
+            Runnable closeConnection) {
+        this.format = format;
+        this.mapper = mapper;
+        this.timers = timers;
+        this.stallTimeout = stallTimeout;
+        this.closeConnection = closeConnection;
+    }
+
+    /** The execution this stream belongs to: a client that leaves cancels it. */
+    void attach(Execution attached) {
+        boolean cancelNow;
+        synchronized (this) {
+            execution = attached;
+            cancelNow = cancelled;
+        }
+        if (cancelNow) {
+            attached.cancel();
+        }
+    }
+
+    // ---- the sink side -----------------------------------------------------------------------
+
+    @Override
+    public void started() {
+        synchronized (this) {
+            started = true;
+            switch (format) {
+                case JSON -> enqueue("{\"events\":[");
+                case SSE -> enqueue(": started\n");
+                case NDJSON -> {
+                    // the first line goes with the first event
+                }
+            }
+        }
+        drain();
+    }
+
+    @Override
+    public void event(Event event) {
+        String json = json(event);
+        synchronized (this) {
+            switch (format) {
+                case JSON -> enqueue(firstEvent ? json : "," + json);
+                case NDJSON -> enqueue(json);
+                case SSE -> enqueue("event: " + event.type() + "\ndata: " + json + "\n");
+            }
+            firstEvent = false;
+        }
+        drain();
+    }
+
+    @Override
+    public synchronized boolean awaitRoom() {
+        while (queued > HIGH_WATER && !cancelled) {
+            long waited = System.nanoTime() - lastProgress;
+            long left = stallTimeout.toNanos() - waited;
+            if (left <= 0) {
+                stalled();
+                return false;
+            }
+            try {
+                TimeUnit.NANOSECONDS.timedWait(this, left);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return !cancelled;
+    }
+
+    @Override
+    public CompletionStage<Void> complete(ExecutionResult result) {
+        end(new End(result.status(), null, result.usage()));
+        return delivered;
+    }
+
+    @Override
+    public void failed(SandboxException error) {
+        boolean before;
+        synchronized (this) {
+            before = !started;
+            if (before) {
+                earlyFailure = error;
+            }
+        }
+        if (before) {
+            drain(); // an ordinary error response: the subscriber gets onError before any piece
+            return;
+        }
+        end(new End(ExecutionStatus.ERROR, error.getMessage(), null));
+    }
+
+    private void end(End end) {
+        synchronized (this) {
+            if (ended) {
+                return;
+            }
+            ended = true;
+            if (!started) {
+                started = true;
+                if (format == Format.JSON) {
+                    enqueue("{\"events\":[");
+                }
+            }
+            String json = json(end);
+            switch (format) {
+                case JSON -> enqueue("]," + json.substring(1)); // {"status":...} closes the document
+                case NDJSON -> enqueue(json);
+                case SSE -> enqueue("event: done\ndata: " + json + "\n");
+            }
+        }
+        drain();
+    }
+
+    private void enqueue(String piece) {
+        if (cancelled) {
+            return;
+        }
+        byte[] bytes = (piece + "\n").getBytes(StandardCharsets.UTF_8);
+        pieces.add(bytes);
+        queued += bytes.length;
+        if (stallCheck == null) {
+            stallCheck = timers.schedule(this::checkStall, stallTimeout.toNanos(), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private String json(Object value) {
+        try {
+            return mapper.writeValueAsString(value);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException("cannot serialise an event", e);
+        }
+    }
+
+    // ---- the publisher side ------------------------------------------------------------------
+
+    @Override
+    public void subscribe(Flow.Subscriber<? super byte[]> subscriber) {
+        synchronized (this) {
+            this.subscriber = subscriber;
+        }
+        subscriber.onSubscribe(new Flow.Subscription() {
+            @Override
+            public void request(long n) {
+                synchronized (EventStream.this) {
+                    demand += n;
+                    inFlight = false; // a request follows the write of the last piece
+                    lastProgress = System.nanoTime();
+                    EventStream.this.notifyAll();
+                }
+                drain();
+            }
+
+            @Override
+            public void cancel() {
+                clientGone();
+            }
+        });
+        drain();
+    }
+
+    /** Hands pieces to the subscriber while it asks for them; one thread at a time, outside the lock. */
+    private void drain() {
+        synchronized (this) {
+            if (draining) {
+                missed = true;
+                return;
+            }
+            draining = true;
+        }
+        while (true) {
+            Flow.Subscriber<? super byte[]> target;
+            byte[] piece = null;
+            SandboxException failure = null;
+            boolean complete = false;
+            synchronized (this) {
+                target = subscriber;
+                if (target == null || cancelled) {
+                    draining = false;
+                    return;
+                }
+                if (earlyFailure != null && !delivered.isDone()) {
+                    failure = earlyFailure;
+                } else if (demand > 0 && !pieces.isEmpty()) {
+                    piece = pieces.poll();
+                    queued -= piece.length;
+                    demand--;
+                    inFlight = true;
+                    notifyAll();
+                } else if (ended && pieces.isEmpty() && !inFlight && !delivered.isDone()) {
+                    complete = true;
+                } else if (!missed) {
+                    draining = false;
+                    return;
+                }
+                missed = false;
+            }
+            if (failure != null) {
+                finishDelivery();
+                target.onError(failure);
+            } else if (piece != null) {
+                target.onNext(piece);
+            } else if (complete) {
+                finishDelivery();
+                target.onComplete();
+            }
+        }
+    }
+
+    private void finishDelivery() {
+        ScheduledFuture<?> check;
+        synchronized (this) {
+            check = stallCheck;
+            stallCheck = null;
+        }
+        if (check != null) {
+            check.cancel(false);
+        }
+        delivered.complete(null);
+    }
+
+    /** Closes a response that made no progress for the stall timeout; else checks again later. */
+    private void checkStall() {
+        long wait;
+        synchronized (this) {
+            stallCheck = null;
+            if (cancelled || delivered.isDone()) {
+                return;
+            }
+            boolean waiting = !pieces.isEmpty() || inFlight;
+            long idle = System.nanoTime() - lastProgress;
+            if (!waiting || idle < stallTimeout.toNanos()) {
+                wait = waiting ? stallTimeout.toNanos() - idle : stallTimeout.toNanos();
+                stallCheck = timers.schedule(this::checkStall, wait, TimeUnit.NANOSECONDS);
+                return;
+            }
+        }
+        stalled();
+    }
+
+    private void stalled() {
+        closeConnection.run(); // the close reaches clientGone through the subscription's cancel
+        clientGone();
+    }
+
+    /** The client left or stalled: drop what is held, wake the kernel's reader, cancel the execution. */
+    private void clientGone() {
+        Execution running;
+        synchronized (this) {
+            if (cancelled) {
+                return;
+            }
+            cancelled = true;
+            pieces.clear();
+            queued = 0;
+            running = execution;
+            notifyAll();
+        }
+        finishDelivery();
+        if (running != null) {
+            running.cancel();
+        }
+    }
+}

@@ -1,0 +1,9 @@
+package dev.interpretersandbox.api;
+
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.TestProfile;
+
+/** {@link PingIT} with kernels as plain child processes (sandbox.isolation=process). */
+@QuarkusTest
+@TestProfile(ProcessModeProfile.class)
+class ProcessModePingIT extends PingIT {}

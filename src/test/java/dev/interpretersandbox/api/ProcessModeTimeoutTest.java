@@ -1,9 +1,0 @@
-package dev.interpretersandbox.api;
-
-import io.quarkus.test.junit.QuarkusTest;
-import io.quarkus.test.junit.TestProfile;
-
-/** {@link TimeoutTest} with kernels as plain child processes (sandbox.isolation=process). */
-@QuarkusTest
-@TestProfile(ProcessModeProfile.class)
-class ProcessModeTimeoutTest extends TimeoutTest {}

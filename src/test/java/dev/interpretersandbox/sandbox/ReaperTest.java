@@ -1,0 +1,153 @@
+package dev.interpretersandbox.sandbox;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.interpretersandbox.error.SandboxException;
+import dev.interpretersandbox.files.WorkspacePath;
+import dev.interpretersandbox.kernel.KernelLimits;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The reaper's choices, driven by a hand-moved clock: idle, paused too long, lifetime, busy, transfers. */
+class ReaperTest {
+
+    private static final Map<String, String> SETTINGS = Map.of(
+            "sandbox.idle-timeout", "10m",
+            "sandbox.sandboxes.max-lifetime", "24h",
+            "sandbox.sandboxes.max-busy", "4h",
+            "sandbox.sandboxes.pause.keep", "1h");
+
+    private static Sandbox created(Core core) {
+        return core.service
+                .create(SandboxSpec.defaults(core.config))
+                .toCompletableFuture()
+                .join();
+    }
+
+    @Test
+    void anIdleCreatedSandboxIsPausedThenResumedByTheNextCallWithItsKernelRestored() {
+        try (Core core = new Core(SETTINGS)) {
+            Sandbox sandbox = created(core);
+            Core.run(sandbox, "print warm");
+            core.clock.advance(Duration.ofMinutes(9));
+            assertEquals(0, core.service.reapExpired(core.clock.instant()));
+            assertEquals(SandboxState.IDLE, sandbox.state(), "not idle long enough");
+            core.clock.advance(Duration.ofMinutes(2));
+            core.service.reapExpired(core.clock.instant());
+            assertEquals(SandboxState.PAUSED, sandbox.state());
+            assertTrue(core.launcher.last().checkpointed);
+            assertNull(sandbox.kernelName(), "no kernel holds memory while paused");
+            assertEquals("back", Core.run(sandbox, "print back").stdout());
+            assertEquals(1, core.launcher.restores.get(), "resumed from its image");
+            assertEquals(1, core.launcher.launches.get());
+        }
+    }
+
+    @Test
+    void aSandboxPausedTooLongIsRemovedAndItsIdAnswersGoneWithTheReason() {
+        try (Core core = new Core(SETTINGS)) {
+            Sandbox sandbox = created(core);
+            Core.run(sandbox, "print warm");
+            core.clock.advance(Duration.ofMinutes(11));
+            core.service.reapExpired(core.clock.instant());
+            core.clock.advance(Duration.ofMinutes(61));
+            assertEquals(1, core.service.reapExpired(core.clock.instant()));
+            SandboxException gone = assertThrows(SandboxException.class, () -> core.service.get(sandbox.id()));
+            assertEquals(SandboxException.Kind.GONE, gone.kind());
+            assertEquals("paused for longer than 3600 s", gone.details().get("reason"));
+        }
+    }
+
+    @Test
+    void withoutCheckpointsAnIdleSandboxIsRemoved() {
+        try (Core core = new Core(SETTINGS)) {
+            core.launcher.canCheckpoint = false;
+            Sandbox sandbox = created(core);
+            Core.run(sandbox, "print warm");
+            core.clock.advance(Duration.ofMinutes(11));
+            assertEquals(1, core.service.reapExpired(core.clock.instant()));
+            assertEquals(
+                    SandboxException.Kind.GONE,
+                    assertThrows(SandboxException.class, () -> core.service.get(sandbox.id()))
+                            .kind());
+            assertTrue(core.launcher.last().destroyed());
+        }
+    }
+
+    @Test
+    void theDefaultSandboxIsStoppedAndWipedNotRemoved() throws Exception {
+        try (Core core = new Core(SETTINGS)) {
+            Sandbox sandbox = core.service.defaultSandbox();
+            Core.run(sandbox, "print warm");
+            Files.writeString(sandbox.workspace().root().resolve("f.txt"), "x");
+            core.clock.advance(Duration.ofMinutes(11));
+            assertEquals(1, core.service.reapExpired(core.clock.instant()));
+            assertEquals(SandboxState.STOPPED, sandbox.state());
+            assertFalse(Files.exists(sandbox.workspace().root().resolve("f.txt")));
+            assertEquals(sandbox, core.service.get("default"));
+        }
+    }
+
+    @Test
+    void theReaperNeverTouchesASandboxInACallOrATransferOrWithCallsQueued() throws Exception {
+        try (Core core = new Core(Map.of("sandbox.idle-timeout", "10m"))) {
+            core.launcher.canCheckpoint = false;
+            Sandbox sandbox = created(core);
+            Core.run(sandbox, "print warm");
+            CollectingSink running = Core.start(sandbox, "gate hold", Duration.ofHours(1));
+            ExecutionQueueTest.awaitState(sandbox, SandboxState.BUSY);
+            core.clock.advance(Duration.ofHours(2));
+            assertEquals(0, core.service.reapExpired(core.clock.instant()), "busy");
+            core.launcher.open("hold");
+            running.await(Duration.ofSeconds(10));
+
+            var upload = sandbox.openUpload(WorkspacePath.parse("/mnt/data/up.bin"), 1);
+            core.clock.advance(Duration.ofHours(2));
+            assertEquals(0, core.service.reapExpired(core.clock.instant()), "an upload is in flight");
+            upload.close();
+            core.clock.advance(Duration.ofHours(2));
+            assertEquals(1, core.service.reapExpired(core.clock.instant()));
+        }
+    }
+
+    @Test
+    void lifetimeAndBusyTimeExpireEvenAnActiveSandbox() {
+        try (Core core = new Core(Map.of("sandbox.sandboxes.max-lifetime", "1h", "sandbox.idle-timeout", "10m"))) {
+            Sandbox sandbox = created(core);
+            Core.run(sandbox, "print warm");
+            for (int i = 0; i < 7; i++) {
+                core.clock.advance(Duration.ofMinutes(9));
+                Core.run(sandbox, "print active");
+            }
+            assertEquals(1, core.service.reapExpired(core.clock.instant()));
+            assertTrue(((String) assertThrows(SandboxException.class, () -> core.service.get(sandbox.id()))
+                            .details()
+                            .get("reason"))
+                    .startsWith("older than its maximum lifetime"));
+        }
+    }
+
+    @Test
+    void capacityCountsSandboxesAndTheirMemory() {
+        try (Core core =
+                new Core(Map.of("sandbox.sandboxes.max-count", "3", "sandbox.sandboxes.memory-budget", "3G"))) {
+            core.service.defaultSandbox();
+            SandboxSpec big =
+                    new SandboxSpec(new KernelLimits(5L << 29, 1, 512, 1L << 30), Map.of(), Duration.ofMinutes(5));
+            SandboxException budget = assertThrows(SandboxException.class, () -> core.service.create(big));
+            assertEquals(SandboxException.Kind.UNAVAILABLE, budget.kind());
+            assertTrue(budget.getMessage().contains("memory budget of 3 GiB"), budget.getMessage());
+            assertTrue(budget.retryAfter().isPresent());
+            created(core);
+            created(core);
+            SandboxException count = assertThrows(SandboxException.class, () -> created(core));
+            assertTrue(count.getMessage().contains("maximum of 3 sandboxes"), count.getMessage());
+        }
+    }
+}
