@@ -127,6 +127,7 @@ class OutputCapture:
         self._channel = channel
         self.lock = threading.RLock()
         self._segments: List[List[str]] = []  # [name, text], same names merged
+        self._pending: List[Dict[str, Any]] = []  # messages that go out before the segments
         self._buffered = 0
         self._buffered_since = 0.0  # when the oldest buffered text came; the last output's time once sent
         self._line_start = True
@@ -153,9 +154,14 @@ class OutputCapture:
         os.set_blocking(self._wake_write, False)
         threading.Thread(target=self._run, name="output-reader", daemon=True).start()
 
-    def begin(self, stream_chars: int) -> None:
-        """A new execution: a fresh output budget."""
+    def begin(self, stream_chars: int, started: Dict[str, Any]) -> None:
+        """A new execution: a fresh output budget, and its start message queued behind whatever
+        background threads printed since the last cell (the service attributes to this execution
+        only what follows it). The message goes out with the cell's first output or its end: a
+        write of its own would cost every cell a syscall, which is dear inside gVisor."""
         with self.lock:
+            self._drain_pipes()
+            self._pending = self._take_messages() + [started]
             self._stream_left = stream_chars
             self._stream_cut = False
             # Whatever the last cell left unterminated, this cell's first write starts a line:
@@ -185,7 +191,7 @@ class OutputCapture:
 
     def flush_text(self) -> None:
         """sys.stdout.flush(): sends buffered Python-level text; pipes are drained at sync points."""
-        if self._segments:
+        if self._segments or self._pending:
             with self.lock:
                 self._send()
 
@@ -219,7 +225,8 @@ class OutputCapture:
         self._buffered += len(text)
 
     def _send(self, then: Tuple[Dict[str, Any], ...] = ()) -> None:
-        self._channel.send(*self._take_messages(), *then)
+        pending, self._pending = self._pending, []
+        self._channel.send(*pending, *self._take_messages(), *then)
 
     def _take_messages(self) -> List[Dict[str, Any]]:
         segments, self._segments, self._buffered = self._segments, [], 0
@@ -453,15 +460,12 @@ class Kernel:
         self.send_after_output({"type": "error", "ename": ename, "evalue": evalue, "traceback": traceback})
 
     def execute(self, request_id: Any, code: str, limits: Dict[str, Any]) -> None:
-        self.capture.begin(int(limits.get("stream_chars", NO_LIMIT)))
+        self.capture.begin(int(limits.get("stream_chars", NO_LIMIT)), {"type": "started", "id": request_id})
         self.display_bytes_left = int(limits.get("display_bytes", NO_LIMIT))
         self.displays_left = int(limits.get("displays", NO_LIMIT))
         self.display_cut = False
         self.error_chars_left = int(limits.get("error_chars", NO_LIMIT))
         self.line_bytes = int(limits.get("line_bytes", NO_LIMIT))
-        # What background threads printed since the last cell goes out first, then this cell's
-        # start: the service attributes to this execution only what follows "started".
-        self.send_after_output({"type": "started", "id": request_id})
         self.executing = True
         try:
             self.shell.run_cell(code, store_history=True)

@@ -67,14 +67,14 @@ class BodyLimits {
                 return;
             }
         } catch (NumberFormatException e) {
-            close(request);
+            close(ctx);
             ctx.response()
                     .setStatusCode(400)
                     .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
                     .end("{\"error\":\"invalid Content-Length\"}");
             return;
         }
-        close(request);
+        close(ctx);
         ctx.response()
                 .setStatusCode(413)
                 .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
@@ -90,16 +90,18 @@ class BodyLimits {
     }
 
     /** Answer, then hang up instead of reading the rest of a body we refused. */
-    static void close(HttpServerRequest request) {
-        request.response().putHeader(HttpHeaders.CONNECTION, "close");
-        request.response().endHandler(v -> request.connection().close());
+    static void close(RoutingContext ctx) {
+        ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
+        // addEndHandler, not the response's single endHandler, which the framework sets for itself.
+        ctx.addEndHandler(ended -> ctx.request().connection().close());
     }
 
     /**
      * Reads a (paused) request's body of at most limit bytes; past it TOO_LARGE, with the rest
      * left unread and the connection closed after the answer.
      */
-    static Uni<byte[]> read(HttpServerRequest request, long limit) {
+    static Uni<byte[]> read(RoutingContext ctx, long limit) {
+        HttpServerRequest request = ctx.request();
         return Uni.createFrom().emitter(emitter -> {
             if (request.isEnded()) {
                 emitter.complete(new byte[0]);
@@ -117,7 +119,8 @@ class BodyLimits {
                 }
                 if (body.length() + chunk.length() > limit) {
                     over[0] = true;
-                    close(request);
+                    request.pause(); // nothing more is read
+                    close(ctx);
                     emitter.fail(SandboxException.tooLarge(tooLarge(limit)));
                     return;
                 }

@@ -9,8 +9,7 @@ import dev.interpretersandbox.sandbox.SandboxState;
 import dev.interpretersandbox.sandbox.SandboxView;
 import io.smallrye.common.annotation.NonBlocking;
 import io.smallrye.mutiny.Uni;
-import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.RoutingContext;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.HeaderParam;
@@ -159,8 +158,8 @@ public class DefaultSandboxResource {
     @APIResponse(responseCode = "413", ref = "TooLarge")
     @APIResponse(responseCode = "429", ref = "Busy")
     @APIResponse(responseCode = "503", ref = "CannotStart")
-    public RestMulti<byte[]> execute(@HeaderParam("Accept") String accept, @Context HttpServerRequest request) {
-        return executions.execute(sandboxes::defaultSandbox, accept, request);
+    public RestMulti<byte[]> execute(@HeaderParam("Accept") String accept, @Context RoutingContext ctx) {
+        return executions.execute(sandboxes::defaultSandbox, accept, ctx);
     }
 
     @POST
@@ -175,8 +174,8 @@ public class DefaultSandboxResource {
     @APIResponse(responseCode = "403", ref = "Outside")
     @APIResponse(responseCode = "409", ref = "Exists")
     @APIResponse(responseCode = "413", ref = "NoRoom")
-    public Uni<Response> upload(@Context HttpServerRequest request) {
-        return transfers.upload(sandboxes::defaultSandbox, request.path().substring(UPLOAD.length()), request);
+    public Uni<Response> upload(@Context RoutingContext ctx) {
+        return transfers.upload(sandboxes::defaultSandbox, ctx.request().path().substring(UPLOAD.length()), ctx);
     }
 
     @GET
@@ -188,7 +187,8 @@ public class DefaultSandboxResource {
     @APIResponse(responseCode = "401", ref = "Unauthorized")
     @APIResponse(responseCode = "403", ref = "Outside")
     @APIResponse(responseCode = "404", ref = "FileNotFound")
-    public Uni<Response> download(@Context HttpServerRequest request, @Context HttpServerResponse response) {
-        return transfers.download(sandboxes.defaultSandbox(), request.path().substring(DOWNLOAD.length()), response);
+    public Uni<Response> download(@Context RoutingContext ctx) {
+        return transfers.download(
+                sandboxes.defaultSandbox(), ctx.request().path().substring(DOWNLOAD.length()), ctx);
     }
 }

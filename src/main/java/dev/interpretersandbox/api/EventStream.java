@@ -15,8 +15,6 @@ import java.util.ArrayDeque;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Flow;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -39,8 +37,16 @@ import java.util.concurrent.TimeUnit;
  */
 final class EventStream implements EventSink, Flow.Publisher<byte[]> {
 
+    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(EventStream.class);
+
     /** Bytes held beyond the piece in flight before the kernel's output has to wait. */
     static final int HIGH_WATER = 256 * 1024;
+    /**
+     * The plain JSON document is written when it is complete or when this much of it waits: a
+     * short result goes out in one write instead of a write per event (the client reads it whole
+     * anyway), a long one still streams with back-pressure.
+     */
+    static final int JSON_BATCH = 64 * 1024;
 
     enum Format {
         JSON("application/json"),
@@ -77,7 +83,7 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
 
     private final Format format;
     private final ObjectMapper mapper;
-    private final ScheduledExecutorService timers;
+    private final StallWatch watch;
     private final Duration stallTimeout;
     private final Runnable closeConnection;
     private final ArrayDeque<byte[]> pieces = new ArrayDeque<>();
@@ -95,17 +101,12 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
     private boolean draining;
     private boolean missed;
     private long lastProgress = System.nanoTime();
-    private ScheduledFuture<?> stallCheck;
+    private boolean completeSent;
 
-    EventStream(
-            Format format,
-            ObjectMapper mapper,
-            ScheduledExecutorService timers,
-            Duration stallTimeout,
-            Runnable closeConnection) {
+    EventStream(Format format, ObjectMapper mapper, StallWatch watch, Duration stallTimeout, Runnable closeConnection) {
         this.format = format;
         this.mapper = mapper;
-        this.timers = timers;
+        this.watch = watch;
         this.stallTimeout = stallTimeout;
         this.closeConnection = closeConnection;
     }
@@ -200,6 +201,9 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
                 return;
             }
             ended = true;
+            if (!inFlight) {
+                lastProgress = System.nanoTime(); // all of it may go now: the client's clock starts
+            }
             if (!started) {
                 started = true;
                 if (format == Format.JSON) {
@@ -216,15 +220,21 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
         drain();
     }
 
+    /** Whether what is queued may go out now (the JSON document waits for a batch or its end). */
+    private boolean sendable() {
+        return !pieces.isEmpty() && (format != Format.JSON || ended || queued >= JSON_BATCH);
+    }
+
     private void enqueue(String piece) {
         if (cancelled) {
             return;
         }
+        boolean waited = sendable() || inFlight;
         byte[] bytes = (piece + "\n").getBytes(StandardCharsets.UTF_8);
         pieces.add(bytes);
         queued += bytes.length;
-        if (stallCheck == null) {
-            stallCheck = timers.schedule(this::checkStall, stallTimeout.toNanos(), TimeUnit.NANOSECONDS);
+        if (!waited && sendable()) {
+            lastProgress = System.nanoTime(); // the client's clock starts when there is something to take
         }
     }
 
@@ -263,7 +273,12 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
         drain();
     }
 
-    /** Hands pieces to the subscriber while it asks for them; one thread at a time, outside the lock. */
+    /**
+     * Hands pieces to the subscriber while it asks for them, one thread at a time and outside the
+     * lock. The last piece and the end go together, so the response ends as soon as it is written;
+     * the delivery counts as done once the subscriber asks again (the last write reached the
+     * socket).
+     */
     private void drain() {
         synchronized (this) {
             if (draining) {
@@ -274,25 +289,31 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
         }
         while (true) {
             Flow.Subscriber<? super byte[]> target;
-            byte[] piece = null;
             SandboxException failure = null;
+            byte[] piece = null;
             boolean complete = false;
+            boolean done = false;
             synchronized (this) {
                 target = subscriber;
                 if (target == null || cancelled) {
                     draining = false;
                     return;
                 }
-                if (earlyFailure != null && !delivered.isDone()) {
+                if (earlyFailure != null && !completeSent) {
                     failure = earlyFailure;
-                } else if (demand > 0 && !pieces.isEmpty()) {
-                    piece = pieces.poll();
-                    queued -= piece.length;
+                    completeSent = true;
+                } else if (demand > 0 && sendable()) {
+                    piece = takeAll();
                     demand--;
                     inFlight = true;
+                    complete = ended && !completeSent;
+                    completeSent |= complete;
                     notifyAll();
-                } else if (ended && pieces.isEmpty() && !inFlight && !delivered.isDone()) {
+                } else if (ended && pieces.isEmpty() && !inFlight && !completeSent) {
                     complete = true;
+                    completeSent = true;
+                } else if (completeSent && !inFlight && !delivered.isDone()) {
+                    done = true;
                 } else if (!missed) {
                     draining = false;
                     return;
@@ -302,40 +323,52 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
             if (failure != null) {
                 finishDelivery();
                 target.onError(failure);
-            } else if (piece != null) {
+                continue;
+            }
+            if (piece != null) {
                 target.onNext(piece);
-            } else if (complete) {
-                finishDelivery();
+            }
+            if (complete) {
                 target.onComplete();
             }
+            if (done) {
+                finishDelivery();
+            }
         }
+    }
+
+    /** Everything queued, as one piece: one write instead of one per event. Under the lock. */
+    private byte[] takeAll() {
+        byte[] first = pieces.poll();
+        if (pieces.isEmpty()) {
+            queued = 0;
+            return first;
+        }
+        byte[] all = new byte[(int) queued];
+        System.arraycopy(first, 0, all, 0, first.length);
+        int at = first.length;
+        byte[] next;
+        while ((next = pieces.poll()) != null) {
+            System.arraycopy(next, 0, all, at, next.length);
+            at += next.length;
+        }
+        queued = 0;
+        return all;
     }
 
     private void finishDelivery() {
-        ScheduledFuture<?> check;
-        synchronized (this) {
-            check = stallCheck;
-            stallCheck = null;
-        }
-        if (check != null) {
-            check.cancel(false);
-        }
+        watch.remove(this);
         delivered.complete(null);
     }
 
-    /** Closes a response that made no progress for the stall timeout; else checks again later. */
-    private void checkStall() {
-        long wait;
+    /** The stall watch's check: closes a response that made no progress for the stall timeout. */
+    void checkStall(long now) {
         synchronized (this) {
-            stallCheck = null;
             if (cancelled || delivered.isDone()) {
                 return;
             }
-            boolean waiting = !pieces.isEmpty() || inFlight;
-            long idle = System.nanoTime() - lastProgress;
-            if (!waiting || idle < stallTimeout.toNanos()) {
-                wait = waiting ? stallTimeout.toNanos() - idle : stallTimeout.toNanos();
-                stallCheck = timers.schedule(this::checkStall, wait, TimeUnit.NANOSECONDS);
+            boolean waiting = sendable() || inFlight;
+            if (!waiting || now - lastProgress < stallTimeout.toNanos()) {
                 return;
             }
         }
@@ -343,6 +376,7 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
     }
 
     private void stalled() {
+        LOG.infof("closing an execute response whose client read nothing for %d s", stallTimeout.toSeconds());
         closeConnection.run(); // the close reaches clientGone through the subscription's cancel
         clientGone();
     }

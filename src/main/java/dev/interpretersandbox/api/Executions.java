@@ -8,7 +8,7 @@ import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.Workers;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
-import io.vertx.core.http.HttpServerRequest;
+import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -30,9 +30,11 @@ class Executions {
     private final Workers workers;
     private final SandboxConfig config;
     private final BodyLimits limits;
+    private final StallWatch watch;
 
-    Executions(ObjectMapper mapper, SandboxConfig config, Workers workers, BodyLimits limits) {
+    Executions(ObjectMapper mapper, SandboxConfig config, Workers workers, BodyLimits limits, StallWatch watch) {
         this.mapper = mapper;
+        this.watch = watch;
         this.config = config;
         this.limits = limits;
         this.workers = workers;
@@ -42,17 +44,18 @@ class Executions {
     /** What an accepted execute returns: its stream and the response's headers. */
     private record Started(EventStream stream, Map<String, List<String>> headers) {}
 
-    RestMulti<byte[]> execute(Supplier<Sandbox> lookup, String accept, HttpServerRequest request) {
-        Uni<Started> started = BodyLimits.read(request, limits.executeLimit()).map(body -> {
+    RestMulti<byte[]> execute(Supplier<Sandbox> lookup, String accept, RoutingContext ctx) {
+        Uni<Started> started = BodyLimits.read(ctx, limits.executeLimit()).map(body -> {
             ExecuteRequests.ExecuteRequest parsed = requests.parse(body);
             Sandbox sandbox = lookup.get();
             EventStream.Format format = EventStream.Format.of(accept);
             EventStream stream = new EventStream(
                     format,
                     mapper,
-                    workers.timers(),
+                    watch,
                     config.http().writeStallTimeout(),
-                    () -> request.connection().close());
+                    () -> ctx.request().connection().close());
+            watch.add(stream);
             Execution execution = sandbox.execute(
                     new ExecutionRequest(parsed.code(), parsed.timeout(), format == EventStream.Format.JSON), stream);
             stream.attach(execution);

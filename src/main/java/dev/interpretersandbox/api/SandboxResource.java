@@ -6,8 +6,7 @@ import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.SandboxService;
 import io.smallrye.common.annotation.NonBlocking;
 import io.smallrye.mutiny.Uni;
-import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.RoutingContext;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
@@ -98,8 +97,8 @@ public class SandboxResource {
                             mediaType = MediaType.APPLICATION_JSON,
                             schema = @Schema(implementation = ErrorBody.class),
                             example = ApiDocs.FULL))
-    public Uni<Response> create(@Context HttpServerRequest request) {
-        return BodyLimits.read(request, limits.otherLimit())
+    public Uni<Response> create(@Context RoutingContext ctx) {
+        return BodyLimits.read(ctx, limits.otherLimit())
                 .chain(body -> Uni.createFrom().completionStage(sandboxes.create(requests.parse(body))))
                 .map(sandbox -> Response.status(Response.Status.CREATED) // created(uri) needs the request's thread
                         .header("Location", "/sandboxes/" + sandbox.id())
@@ -231,8 +230,8 @@ public class SandboxResource {
     @APIResponse(responseCode = "429", ref = "Busy")
     @APIResponse(responseCode = "503", ref = "CannotStart")
     public RestMulti<byte[]> execute(
-            @PathParam("id") String id, @HeaderParam("Accept") String accept, @Context HttpServerRequest request) {
-        return executions.execute(() -> sandboxes.get(id), accept, request);
+            @PathParam("id") String id, @HeaderParam("Accept") String accept, @Context RoutingContext ctx) {
+        return executions.execute(() -> sandboxes.get(id), accept, ctx);
     }
 
     @POST
@@ -253,12 +252,12 @@ public class SandboxResource {
     @APIResponse(responseCode = "403", ref = "Outside")
     @APIResponse(responseCode = "409", ref = "Exists")
     @APIResponse(responseCode = "413", ref = "NoRoom")
-    public Uni<Response> upload(@PathParam("id") String id, @Context HttpServerRequest request) {
-        String raw = request.path();
+    public Uni<Response> upload(@PathParam("id") String id, @Context RoutingContext ctx) {
+        String raw = ctx.request().path();
         return transfers.upload(
                 () -> sandboxes.get(id),
                 raw.substring(raw.indexOf(DefaultSandboxResource.UPLOAD) + DefaultSandboxResource.UPLOAD.length()),
-                request);
+                ctx);
     }
 
     @GET
@@ -275,12 +274,11 @@ public class SandboxResource {
     @Parameter(ref = "Path")
     @APIResponse(responseCode = "200", ref = "File")
     @APIResponse(responseCode = "403", ref = "Outside")
-    public Uni<Response> download(
-            @PathParam("id") String id, @Context HttpServerRequest request, @Context HttpServerResponse response) {
-        String raw = request.path();
+    public Uni<Response> download(@PathParam("id") String id, @Context RoutingContext ctx) {
+        String raw = ctx.request().path();
         return transfers.download(
                 sandboxes.get(id),
                 raw.substring(raw.indexOf(DefaultSandboxResource.DOWNLOAD) + DefaultSandboxResource.DOWNLOAD.length()),
-                response);
+                ctx);
     }
 }

@@ -11,7 +11,7 @@ import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.http.HttpServerResponse;
+import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.ws.rs.core.Response;
 import java.io.ByteArrayOutputStream;
@@ -45,7 +45,8 @@ class Transfers {
     }
 
     /** POST .../files/upload/-/*path: 201 {path, size}; the body streams to disk. */
-    Uni<Response> upload(Supplier<Sandbox> lookup, String rawPath, HttpServerRequest request) {
+    Uni<Response> upload(Supplier<Sandbox> lookup, String rawPath, RoutingContext ctx) {
+        HttpServerRequest request = ctx.request();
         request.pause(); // nothing is read until the file is open and the client may go on
         Sandbox sandbox;
         WorkspacePath path;
@@ -55,7 +56,7 @@ class Transfers {
             path = WorkspacePath.parse(decode(rawPath));
             length = contentLength(request.getHeader(HttpHeaders.CONTENT_LENGTH));
         } catch (SandboxException e) {
-            refuseUnread(request);
+            refuseUnread(ctx);
             throw e;
         }
         Context context = Vertx.currentContext();
@@ -72,12 +73,12 @@ class Transfers {
         CompletableFuture<Response> response = new CompletableFuture<>();
         opened.whenComplete((upload, failure) -> context.runOnContext(ignored -> {
             if (failure != null) {
-                refuseUnread(request);
+                refuseUnread(ctx);
                 response.completeExceptionally(unwrap(failure));
                 return;
             }
             new UploadStream(
-                            request,
+                            ctx,
                             context,
                             upload,
                             workers.execution(),
@@ -100,10 +101,9 @@ class Transfers {
     }
 
     /** An error before the body was read: answer, then close instead of reading the rest. */
-    private static void refuseUnread(HttpServerRequest request) {
-        if (!request.isEnded()) {
-            request.response().putHeader(HttpHeaders.CONNECTION, "close");
-            request.response().endHandler(v -> request.connection().close());
+    private static void refuseUnread(RoutingContext ctx) {
+        if (!ctx.request().isEnded()) {
+            BodyLimits.close(ctx);
         }
     }
 
@@ -111,7 +111,7 @@ class Transfers {
      * GET .../files/download/-/*path: the file with its type, RFC 5987 name, length and
      * {@code nosniff} (a downloaded HTML file must not run as the service's origin).
      */
-    Uni<Response> download(Sandbox sandbox, String rawPath, HttpServerResponse http) {
+    Uni<Response> download(Sandbox sandbox, String rawPath, RoutingContext ctx) {
         WorkspacePath path = WorkspacePath.parse(decode(rawPath));
         CompletableFuture<Response> response = CompletableFuture.supplyAsync(
                 () -> {
@@ -120,11 +120,12 @@ class Transfers {
                         download = sandbox.openDownload(path);
                         Path staged = download.stage();
                         Workspace.Download sending = download;
-                        http.endHandler(v -> {
-                            sending.sent(sending.size());
-                            sending.close();
+                        ctx.addEndHandler(ended -> {
+                            if (ended.succeeded()) {
+                                sending.sent(sending.size());
+                            }
+                            sending.close(); // removes the staged link, ends the transfer
                         });
-                        http.closeHandler(v -> sending.close());
                         return Response.ok(staged.toFile(), download.contentType())
                                 .header(
                                         "Content-Disposition",

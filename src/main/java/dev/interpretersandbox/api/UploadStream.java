@@ -7,6 +7,7 @@ import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.ext.web.RoutingContext;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -34,6 +35,7 @@ final class UploadStream {
     static final long HIGH_WATER = 8L << 20;
     static final long LOW_WATER = 2L << 20;
 
+    private final RoutingContext ctx;
     private final HttpServerRequest request;
     private final Context context;
     private final Workspace.Upload upload;
@@ -51,13 +53,14 @@ final class UploadStream {
     private ScheduledFuture<?> stallCheck;
 
     UploadStream(
-            HttpServerRequest request,
+            RoutingContext ctx,
             Context context,
             Workspace.Upload upload,
             Executor writer,
             ScheduledExecutorService timers,
             Duration stallTimeout) {
-        this.request = request;
+        this.ctx = ctx;
+        this.request = ctx.request();
         this.context = context;
         this.upload = upload;
         this.writer = writer;
@@ -239,8 +242,8 @@ final class UploadStream {
         context.runOnContext(ignored -> {
             if (!readAll) {
                 // answer, then hang up instead of reading the rest of a body we refused
-                request.response().putHeader(HttpHeaders.CONNECTION, "close");
-                request.response().endHandler(v -> request.connection().close());
+                request.pause();
+                BodyLimits.close(ctx);
             }
             result.completeExceptionally(error);
         });

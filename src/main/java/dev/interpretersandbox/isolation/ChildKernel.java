@@ -29,6 +29,8 @@ abstract class ChildKernel implements KernelHandle {
     private static final Logger LOG = Logger.getLogger(ChildKernel.class);
     /** How long a process gets to exit after its stdin closed or it was killed. */
     static final Duration EXIT_WAIT = Duration.ofSeconds(5);
+    /** How long a diagnosis waits for a dying process to end and for its last stderr. */
+    private static final Duration DIAGNOSIS_WAIT = Duration.ofSeconds(2);
 
     protected final String containerId;
     protected final Process process;
@@ -97,9 +99,12 @@ abstract class ChildKernel implements KernelHandle {
             return "the kernel broke the driver protocol: " + violation;
         }
         try {
-            process.waitFor(2, TimeUnit.SECONDS);
+            process.waitFor(DIAGNOSIS_WAIT.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (!process.isAlive()) {
+            log.awaitEnd(DIAGNOSIS_WAIT); // its last words may still be in the pipe
         }
         Optional<Long> peak = peakMemory();
         // The cgroup kills the sandbox at its limit; a peak at the limit means that happened.

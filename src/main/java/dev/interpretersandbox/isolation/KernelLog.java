@@ -20,13 +20,26 @@ final class KernelLog {
     private static final Logger LOG = Logger.getLogger(KernelLog.class);
     static final int CAPACITY = 64 * 1024;
 
+    /** Characters of each line a diagnosis quotes (its end, where the reason usually is). */
+    static final int LINE_CHARS = 300;
+
     private final byte[] ring = new byte[CAPACITY];
+    private final Thread reader;
     private long written; // total bytes ever written; guarded by this
 
     KernelLog(InputStream stderr, String name) {
-        Thread reader = new Thread(() -> drain(stderr), "kernel-log-" + name);
+        this.reader = new Thread(() -> drain(stderr), "kernel-log-" + name);
         reader.setDaemon(true);
         reader.start();
+    }
+
+    /** Waits (boundedly) until everything the kernel wrote before it ended has been read. */
+    void awaitEnd(java.time.Duration timeout) {
+        try {
+            reader.join(timeout.toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void drain(InputStream in) {
@@ -69,8 +82,9 @@ final class KernelLog {
         String[] all = new String(copy, StandardCharsets.UTF_8).split("\n");
         List<String> tail = new ArrayList<>();
         for (int i = all.length - 1; i >= 0 && tail.size() < lines; i--) {
-            if (!all[i].isBlank()) {
-                tail.add(0, all[i].strip());
+            String line = all[i].strip();
+            if (!line.isEmpty()) {
+                tail.add(0, line.length() <= LINE_CHARS ? line : "..." + line.substring(line.length() - LINE_CHARS));
             }
         }
         return String.join(" | ", tail);

@@ -13,8 +13,6 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
@@ -58,7 +56,7 @@ public final class Execution extends Job implements DriverClient.Observer {
     private Map<String, Workspace.Stamp> before = Map.of();
     private Optional<Long> cpuBefore = Optional.empty();
     private long startedNanos;
-    private ScheduledFuture<?> timer;
+    private Deadlines.Deadline timer;
     private volatile boolean dropping;
     /** Holds one of the service's waiting slots (guarded by its sandbox's lock). */
     boolean admitted;
@@ -154,9 +152,7 @@ public final class Execution extends Job implements DriverClient.Observer {
                 }
                 // The timeout also covers sending the code: a kernel that stops reading its
                 // requests is interrupted and then restarted like code that runs too long.
-                timer = context.workers()
-                        .timers()
-                        .schedule(this::timedOut, request.timeout().toNanos(), TimeUnit.NANOSECONDS);
+                timer = context.deadlines().after(request.timeout().toNanos(), this::timedOut);
             }
         }
         if (kernel == null) {
@@ -191,6 +187,11 @@ public final class Execution extends Job implements DriverClient.Observer {
         }
     }
 
+    /**
+     * The code finished. The rest (usage, file events, the result) runs right here on the
+     * kernel's reader thread, which has nothing else to read for this execution: a hand-off to
+     * another thread would cost every call a wake-up.
+     */
     @Override
     public void done() {
         synchronized (this) {
@@ -202,7 +203,7 @@ public final class Execution extends Job implements DriverClient.Observer {
                 return;
             }
         }
-        context.workers().execution().execute(this::finish);
+        finish();
     }
 
     @Override
@@ -234,11 +235,9 @@ public final class Execution extends Job implements DriverClient.Observer {
         phase = Phase.STOPPING;
         stopStatus = status;
         dropping = true; // output after the deadline (such as the KeyboardInterrupt traceback) is not reported
-        if (timer != null) {
-            timer.cancel(false);
-        }
+        context.deadlines().cancel(timer);
         Duration grace = context.config().execute().interruptGrace();
-        timer = context.workers().timers().schedule(this::graceExpired, grace.toNanos(), TimeUnit.NANOSECONDS);
+        timer = context.deadlines().after(grace.toNanos(), this::graceExpired);
         KernelHandle running = kernel;
         context.workers().lifecycle().execute(() -> {
             try {
@@ -304,9 +303,7 @@ public final class Execution extends Job implements DriverClient.Observer {
         phase = Phase.FINISHING;
         stopStatus = status;
         dropping = true;
-        if (timer != null) {
-            timer.cancel(false);
-        }
+        context.deadlines().cancel(timer);
         kernel.driver().detach();
     }
 

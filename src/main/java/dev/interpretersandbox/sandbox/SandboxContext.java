@@ -13,6 +13,7 @@ record SandboxContext(
         KernelLauncher launcher,
         SandboxMetrics metrics,
         Workers workers,
+        Deadlines deadlines,
         Clock clock,
         Admission admission,
         StateLayout layout,

@@ -101,6 +101,7 @@ public class SandboxService {
                 launcher,
                 metrics,
                 workers,
+                new Deadlines(workers.timers()),
                 clock,
                 new Admission(config.execute().maxWaiting()),
                 layout,
