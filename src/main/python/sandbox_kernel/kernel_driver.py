@@ -2,8 +2,8 @@
 
 Runs inside the gVisor sandbox as its only process. The service writes requests
 to our stdin and reads events from our stdout; nothing else crosses the boundary
-but the workspace directory. Why not ipykernel over ZeroMQ: inside gVisor it costs
-~50x per cell (see DESIGN.md); over stdio a trivial cell takes well under 1 ms.
+but the workspace directory. Not ipykernel over ZeroMQ: ZeroMQ goes through gVisor's
+network stack, which makes every cell many times slower than a pipe.
 
 Protocol (one JSON object per line; ids are opaque strings chosen by the service):
   in:  {"op": "execute", "id": ID, "code": "...",

@@ -1,6 +1,7 @@
 package dev.interpretersandbox.api;
 
 import dev.interpretersandbox.sandbox.ExecutionResult;
+import jakarta.ws.rs.core.Application;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -24,7 +25,7 @@ import org.eclipse.microprofile.openapi.annotations.security.SecurityScheme;
  * What the generated API description (/q/openapi) says beyond what the resources' signatures
  * show: the document's header, shared responses, the shapes of bodies the resources write
  * themselves (the execute stream), and examples. The examples are real responses; {@code
- * OpenApiTest} checks their fields against what the service sends.
+ * OpenApiIT} checks their fields against what the service sends.
  */
 @OpenAPIDefinition(
         info =
@@ -258,9 +259,10 @@ import org.eclipse.microprofile.openapi.annotations.security.SecurityScheme;
                                     example = "sb-676bfd98c01b5233",
                                     schema = @Schema(type = SchemaType.STRING, pattern = "^[a-z0-9][a-z0-9-]{0,62}$"))
                         }))
-final class ApiDocs {
+public final class ApiDocs extends Application {
 
-    private ApiDocs() {}
+    // An Application subclass because that is where the OpenAPI scanner reads the definition; without
+    // @ApplicationPath and with no classes of its own it changes nothing about the resources.
 
     static final String BAD_ID = "{\"error\": \"invalid sandbox id: lower-case letters, digits and '-', at most 63\"}";
     static final String NO_SANDBOX = "{\"error\": \"no sandbox sb-0000000000000000\"}";

@@ -68,6 +68,7 @@ public class DefaultSandboxResource {
             String isolation,
             Limits limits) {}
 
+    @Schema(name = "PingLimits")
     public record Limits(long memoryBytes, double cpus, int pids, int processes, long workspaceBytes, long tmpBytes) {}
 
     private final SandboxService sandboxes;

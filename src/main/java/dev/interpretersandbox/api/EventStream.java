@@ -12,10 +12,12 @@ import dev.interpretersandbox.sandbox.ExecutionStatus;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
 
 /**
  * One execution's response body, written as its events happen, with back-pressure: the sink of
@@ -37,7 +39,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class EventStream implements EventSink, Flow.Publisher<byte[]> {
 
-    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(EventStream.class);
+    private static final Logger LOG = Logger.getLogger(EventStream.class);
 
     /** Bytes held beyond the piece in flight before the kernel's output has to wait. */
     static final int HIGH_WATER = 256 * 1024;
@@ -64,7 +66,7 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
             if (accept == null) {
                 return JSON;
             }
-            String lower = accept.toLowerCase(java.util.Locale.ROOT);
+            String lower = accept.toLowerCase(Locale.ROOT);
             int ndjson = lower.indexOf(NDJSON.mediaType);
             int sse = lower.indexOf(SSE.mediaType);
             if (ndjson < 0 && sse < 0) {

@@ -5,6 +5,7 @@ import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.SandboxState;
 import dev.interpretersandbox.sandbox.SandboxView;
 import java.time.Instant;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
 
 /** A sandbox as GET /sandboxes/{id} (its ping) and GET /sandboxes show it. */
 public record SandboxInfo(
@@ -17,9 +18,11 @@ public record SandboxInfo(
         Limits limits,
         Usage usage) {
 
+    @Schema(name = "SandboxLimits")
     public record Limits(long memoryBytes, double cpus, int pids, long workspaceBytes, long idleTimeoutSecs) {}
 
     /** Memory in use now (null while no kernel runs) and total time spent executing. */
+    @Schema(name = "SandboxUsage")
     public record Usage(Long memoryBytes, double busySecs) {}
 
     static SandboxInfo of(Sandbox sandbox) {

@@ -8,6 +8,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.RoutingContext;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -169,7 +170,7 @@ final class UploadStream {
      * and writing those directly made the JDK allocate a temporary direct buffer per chunk (most
      * of an upload's time); copying them into one reused buffer costs a memcpy and nothing else.
      */
-    private void writeBatch(List<Buffer> batch) throws java.io.IOException {
+    private void writeBatch(List<Buffer> batch) throws IOException {
         ByteBuffer direct = DIRECT.get();
         for (Buffer buffer : batch) {
             ByteBuf bytes = buffer.getByteBuf();
@@ -189,7 +190,7 @@ final class UploadStream {
         flush(direct);
     }
 
-    private void flush(ByteBuffer direct) throws java.io.IOException {
+    private void flush(ByteBuffer direct) throws IOException {
         direct.flip();
         if (direct.hasRemaining()) {
             upload.write(direct);

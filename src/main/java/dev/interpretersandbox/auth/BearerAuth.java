@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Optional;
+import java.util.Set;
 import org.jboss.logging.Logger;
 
 /**
@@ -25,8 +26,8 @@ class BearerAuth {
 
     private static final Logger LOG = Logger.getLogger(BearerAuth.class);
     private static final String PREFIX = "bearer ";
-    private static final java.util.Set<String> HEALTH =
-            java.util.Set.of("/q/health", "/q/health/", "/q/health/live", "/q/health/ready", "/q/health/started");
+    private static final Set<String> HEALTH =
+            Set.of("/q/health", "/q/health/", "/q/health/live", "/q/health/ready", "/q/health/started");
 
     private final Optional<byte[]> expected;
     private final boolean protectPing;

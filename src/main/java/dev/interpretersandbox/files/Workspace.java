@@ -33,6 +33,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.function.LongConsumer;
 
 /**
@@ -443,8 +444,7 @@ public final class Workspace {
                 files.put(
                         relative,
                         new Stamp(
-                                attributes.size(),
-                                attributes.lastModifiedTime().to(java.util.concurrent.TimeUnit.NANOSECONDS)));
+                                attributes.size(), attributes.lastModifiedTime().to(TimeUnit.NANOSECONDS)));
             } else if (attributes.isDirectory() && depth < 64) {
                 try (SecureDirectoryStream<Path> child = dir.newDirectoryStream(name, NOFOLLOW)) {
                     walk(child, relative + "/", files, limit, depth + 1);

@@ -1,5 +1,6 @@
 package dev.interpretersandbox.files;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -40,7 +41,7 @@ public record WorkspacePath(List<String> components) {
             if (part.isEmpty()) {
                 continue;
             }
-            if (part.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_COMPONENT_BYTES) {
+            if (part.getBytes(StandardCharsets.UTF_8).length > MAX_COMPONENT_BYTES) {
                 throw FileAccessException.badRequest("a path component is longer than 255 bytes");
             }
             components.add(part);

@@ -3,6 +3,8 @@ package dev.interpretersandbox.isolation;
 import dev.interpretersandbox.config.SandboxConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,6 +12,8 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.jboss.logging.Logger;
 
@@ -189,8 +193,8 @@ public class Cgroups {
     }
 
     /** Containers that have a cgroup of this instance now (their names). */
-    public java.util.Set<String> containers() {
-        java.util.Set<String> names = new java.util.TreeSet<>();
+    public Set<String> containers() {
+        Set<String> names = new TreeSet<>();
         Path top = dir("memory", base());
         if (!Files.isDirectory(top)) {
             return names;
@@ -198,7 +202,7 @@ public class Cgroups {
         try (Stream<Path> children = Files.list(top)) {
             children.filter(Files::isDirectory)
                     .forEach(dir -> names.add(dir.getFileName().toString()));
-        } catch (IOException | java.io.UncheckedIOException e) {
+        } catch (IOException | UncheckedIOException e) {
             LOG.warnf("cannot list %s: %s", top, e.getMessage());
         }
         return names;
@@ -223,7 +227,7 @@ public class Cgroups {
                     }
                 }
             }
-        } catch (IOException | java.io.UncheckedIOException | NumberFormatException e) {
+        } catch (IOException | UncheckedIOException | NumberFormatException e) {
             LOG.warnf("cannot kill processes left in %s: %s", top, e.getMessage());
         }
     }
@@ -251,7 +255,7 @@ public class Cgroups {
                         LOG.warnf("cannot remove cgroup %s: %s", dir, e.getMessage());
                     }
                 }
-            } catch (IOException | java.io.UncheckedIOException e) {
+            } catch (IOException | UncheckedIOException e) {
                 LOG.debugf("cgroup %s vanished while removing: %s", top, e.getMessage());
             }
         }
@@ -278,7 +282,7 @@ public class Cgroups {
      */
     static Optional<Long> readLong(Path file) {
         try (var channel = Files.newByteChannel(file)) {
-            java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocate(32);
+            ByteBuffer buffer = ByteBuffer.allocate(32);
             while (buffer.hasRemaining() && channel.read(buffer) > 0) {
                 // a number and a newline: one read
             }

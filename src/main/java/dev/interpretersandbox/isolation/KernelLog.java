@@ -3,6 +3,7 @@ package dev.interpretersandbox.isolation;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.jboss.logging.Logger;
@@ -34,7 +35,7 @@ final class KernelLog {
     }
 
     /** Waits (boundedly) until everything the kernel wrote before it ended has been read. */
-    void awaitEnd(java.time.Duration timeout) {
+    void awaitEnd(Duration timeout) {
         try {
             reader.join(timeout.toMillis());
         } catch (InterruptedException e) {

@@ -2,6 +2,7 @@ package dev.interpretersandbox.isolation;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.config.SandboxConfig;
+import dev.interpretersandbox.files.Trees;
 import dev.interpretersandbox.kernel.KernelHandle;
 import dev.interpretersandbox.kernel.KernelLimits;
 import dev.interpretersandbox.kernel.KernelStartException;
@@ -137,7 +138,7 @@ public class RunscBackend implements IsolationBackend {
         }
         cgroups.killAll(containerId);
         cgroups.remove(containerId);
-        dev.interpretersandbox.files.Trees.delete(layout.bundle(containerId));
+        Trees.delete(layout.bundle(containerId));
     }
 
     // One retry: a cold start can lose a race with a teardown of the same sandbox's previous

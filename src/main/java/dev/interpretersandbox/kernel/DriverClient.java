@@ -6,6 +6,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -122,7 +124,7 @@ public final class DriverClient {
             return null;
         } catch (IOException e) {
             DriverMessage ended = channel.end();
-            return ended != null ? ended : new DriverMessage.Closed(java.time.Instant.now());
+            return ended != null ? ended : new DriverMessage.Closed(Instant.now());
         } catch (ExecutionException e) {
             throw new IllegalStateException(e.getCause());
         } finally {
@@ -219,7 +221,7 @@ public final class DriverClient {
     private byte[] bytes(ObjectNode request) {
         try {
             byte[] json = mapper.writeValueAsBytes(request);
-            byte[] line = java.util.Arrays.copyOf(json, json.length + 1);
+            byte[] line = Arrays.copyOf(json, json.length + 1);
             line[json.length] = '\n';
             return line;
         } catch (JsonProcessingException e) {

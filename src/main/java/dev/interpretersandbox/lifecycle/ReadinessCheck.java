@@ -5,6 +5,7 @@ import dev.interpretersandbox.sandbox.SandboxState;
 import dev.interpretersandbox.sandbox.SandboxView;
 import io.smallrye.health.api.AsyncHealthCheck;
 import io.smallrye.mutiny.Uni;
+import io.smallrye.mutiny.infrastructure.Infrastructure;
 import jakarta.enterprise.context.ApplicationScoped;
 import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
@@ -37,7 +38,7 @@ class ReadinessCheck implements AsyncHealthCheck {
                     runtime.check();
                     return response();
                 })
-                .runSubscriptionOn(io.smallrye.mutiny.infrastructure.Infrastructure.getDefaultWorkerPool());
+                .runSubscriptionOn(Infrastructure.getDefaultWorkerPool());
     }
 
     private HealthCheckResponse response() {

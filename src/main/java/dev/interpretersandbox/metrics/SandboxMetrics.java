@@ -1,10 +1,14 @@
 package dev.interpretersandbox.metrics;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Duration;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
 
 /**
@@ -30,7 +34,7 @@ public class SandboxMetrics {
         PROTOCOL;
 
         String tag() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
     }
 
@@ -42,9 +46,9 @@ public class SandboxMetrics {
     };
 
     private final MeterRegistry registry;
-    private final java.util.Map<String, Counter> executions = new java.util.concurrent.ConcurrentHashMap<>();
-    private final java.util.Map<String, Timer> durations = new java.util.concurrent.ConcurrentHashMap<>();
-    private final java.util.Map<String, Counter> dropped = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Counter> executions = new ConcurrentHashMap<>();
+    private final Map<String, Timer> durations = new ConcurrentHashMap<>();
+    private final Map<String, Counter> dropped = new ConcurrentHashMap<>();
     private final Counter timeouts;
     private final Counter reaped;
     private final Counter uploaded;
@@ -128,7 +132,7 @@ public class SandboxMetrics {
 
     /** Registers the gauge of sandboxes that have a running kernel. */
     public void liveSandboxes(Supplier<Number> count) {
-        io.micrometer.core.instrument.Gauge.builder("sandbox.live", count)
+        Gauge.builder("sandbox.live", count)
                 .description("Sandboxes with a running kernel")
                 .register(registry);
     }

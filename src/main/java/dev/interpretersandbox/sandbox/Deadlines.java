@@ -4,6 +4,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.jboss.logging.Logger;
 
 /**
  * Timeouts and grace periods of running executions, checked by one periodic tick. A timer of
@@ -55,7 +56,7 @@ final class Deadlines {
                 try {
                     deadline.action.run();
                 } catch (RuntimeException e) {
-                    org.jboss.logging.Logger.getLogger(Deadlines.class).error("a deadline's action failed", e);
+                    Logger.getLogger(Deadlines.class).error("a deadline's action failed", e);
                 }
             }
         }

@@ -21,10 +21,12 @@ import java.util.ArrayList;
 import java.util.Deque;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import org.jboss.logging.Logger;
 
@@ -401,7 +403,7 @@ public final class Sandbox {
     }
 
     /** Extra environment (POST /sandboxes "env"): set in the kernel's os.environ before any code runs. */
-    private void applyEnvironment(KernelHandle fresh, java.util.Map<String, String> env) {
+    private void applyEnvironment(KernelHandle fresh, Map<String, String> env) {
         if (env.isEmpty()) {
             return;
         }
@@ -787,7 +789,7 @@ public final class Sandbox {
     private static <T> T join(CompletionStage<T> stage) {
         try {
             return stage.toCompletableFuture().join();
-        } catch (java.util.concurrent.CompletionException e) {
+        } catch (CompletionException e) {
             if (e.getCause() instanceof RuntimeException runtime) {
                 throw runtime;
             }

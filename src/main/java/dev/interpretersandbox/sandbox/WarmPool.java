@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingDeque;
@@ -61,7 +62,7 @@ final class WarmPool {
     private volatile String lastFailure;
     private volatile boolean closed;
     private volatile boolean started;
-    private final List<Sandbox> inProgress = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<Sandbox> inProgress = new CopyOnWriteArrayList<>();
 
     /**
      * @param hasRoom whether one more default sandbox fits; asked holding capacityLock, which

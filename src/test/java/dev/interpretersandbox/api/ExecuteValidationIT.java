@@ -6,6 +6,7 @@ import static org.hamcrest.Matchers.notNullValue;
 
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
+import org.hamcrest.Matchers;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -69,7 +70,7 @@ class ExecuteValidationIT {
                 .post("/execute")
                 .then()
                 .statusCode(200)
-                .body("status", org.hamcrest.Matchers.equalTo("ok"));
+                .body("status", Matchers.equalTo("ok"));
     }
 
     @Test

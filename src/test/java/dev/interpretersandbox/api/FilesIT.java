@@ -7,10 +7,12 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.isolation.StateLayout;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
+import jakarta.inject.Inject;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -20,6 +22,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Random;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
@@ -27,8 +30,8 @@ import org.junit.jupiter.api.Test;
 @QuarkusTest
 class FilesIT {
 
-    @jakarta.inject.Inject
-    dev.interpretersandbox.config.SandboxConfig config;
+    @Inject
+    SandboxConfig config;
 
     @TestHTTPResource("/")
     URL base;
@@ -272,7 +275,7 @@ class FilesIT {
                 return -1;
             }
             int n = (int) Math.min(len, remaining);
-            java.util.Arrays.fill(b, off, off + n, (byte) 0);
+            Arrays.fill(b, off, off + n, (byte) 0);
             remaining -= n;
             return n;
         }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
 import io.restassured.path.json.JsonPath;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -90,7 +91,7 @@ class IsolationIT {
     @Test
     void theHostsPortsAreUnreachable() {
         // The service itself listens on the host; from the sandbox, even its port is closed.
-        int port = io.restassured.RestAssured.port;
+        int port = RestAssured.port;
         String out = Api.run("import socket\ns = socket.socket(); s.settimeout(3)\n"
                 + "try:\n    s.connect(('127.0.0.1', " + port + ")); print('reached the host')\n"
                 + "except OSError as e:\n    print('refused')");

@@ -25,7 +25,13 @@ import org.junit.jupiter.api.Test;
 @QuarkusTest
 class OutputCapsIT {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
+    /** Reads responses with displays up to the 32 MiB cap (Jackson's default stops at 20 M characters). */
+    private static final ObjectMapper JSON = new ObjectMapper(com.fasterxml.jackson.core.JsonFactory.builder()
+            .streamReadConstraints(com.fasterxml.jackson.core.StreamReadConstraints.builder()
+                    .maxStringLength(64 << 20)
+                    .build())
+            .build());
+
     private static final int MAX_STREAM = 8 << 20;
 
     /** Executes and reads the raw body as strict UTF-8 JSON: invalid bytes would fail here. */
@@ -115,6 +121,16 @@ class OutputCapsIT {
     }
 
     @Test
+    void aDisplayOfTwentyFiveMillionCharactersArrivesWhole() throws Exception {
+        // Past Jackson's default string limit (20 M characters), within the 32 MiB display cap.
+        JsonNode result = execute(
+                "from IPython.display import display\n" + "display({'text/plain': 'q' * 25_000_000}, raw=True)");
+        List<JsonNode> shown = displays(result);
+        assertEquals(1, shown.size(), "the display is not silently dropped");
+        assertEquals(25_000_000, shown.get(0).path("text/plain").asText().length());
+    }
+
+    @Test
     void aDisplayLargerThanTheCapIsDropped() throws Exception {
         JsonNode result = execute("from IPython.display import display\n"
                 + "display({'text/plain': 'z' * (40 << 20)}, raw=True)\ndisplay('small')");
@@ -124,6 +140,7 @@ class OutputCapsIT {
 
     /** fd 4 is the driver's copy of its stdout: user code shares the driver's process and can write protocol lines itself. */
     static final String PUT = "import os, json\n"
+            + "print('the cell runs', flush=True)\n" // the driver's start message is out: what follows is this cell's
             + "assert os.readlink('/proc/self/fd/4').startswith(('pipe:', 'host:'))\n"
             + "def put(line):\n"
             + "    view = memoryview(line)\n"
@@ -139,7 +156,8 @@ class OutputCapsIT {
         assertEquals("ok", result.path("status").asText());
         String out = text(result, "stdout");
         assertEquals(MAX_STREAM, out.length());
-        assertTrue(out.chars().allMatch(c -> c == 'v'));
+        assertTrue(out.startsWith("the cell runs\n"), out.substring(0, 40));
+        assertTrue(out.substring("the cell runs\n".length()).chars().allMatch(c -> c == 'v'));
         assertTrue(text(result, "stderr").contains("printed more than 8 MiB"));
     }
 

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.interpretersandbox.config.SandboxConfig;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
+import jakarta.inject.Inject;
 import java.time.Instant;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
@@ -14,7 +15,7 @@ import org.junit.jupiter.api.Test;
 @QuarkusTest
 class PingIT {
 
-    @jakarta.inject.Inject
+    @Inject
     SandboxConfig config;
 
     private static Instant lastActivity() {

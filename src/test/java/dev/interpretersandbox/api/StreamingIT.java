@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.RestAssured;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
@@ -21,7 +22,9 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 /** Accept: application/x-ndjson and text/event-stream, and what a client that goes away causes. */
@@ -36,19 +39,19 @@ class StreamingIT {
 
     private final HttpClient client = HttpClient.newHttpClient();
 
-    private HttpResponse<java.util.stream.Stream<String>> stream(String accept, String code) throws Exception {
+    private HttpResponse<Stream<String>> stream(String accept, String code) throws Exception {
         HttpRequest request = HttpRequest.newBuilder(execute)
                 .header("Accept", accept)
                 .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(
-                        JSON.writeValueAsString(java.util.Map.of("code", code, "timeout_secs", 30))))
+                        JSON.writeValueAsString(Map.of("code", code, "timeout_secs", 30))))
                 .build();
         return client.send(request, HttpResponse.BodyHandlers.ofLines());
     }
 
     @Test
     void ndjsonSendsTheFirstEventBeforeASlowCellEnds() throws Exception {
-        HttpResponse<java.util.stream.Stream<String>> response = stream("application/x-ndjson", SLOW_CELL);
+        HttpResponse<Stream<String>> response = stream("application/x-ndjson", SLOW_CELL);
         assertEquals(200, response.statusCode());
         assertEquals(
                 "application/x-ndjson",
@@ -75,7 +78,7 @@ class StreamingIT {
 
     @Test
     void serverSentEventsCarryTheSameEvents() throws Exception {
-        HttpResponse<java.util.stream.Stream<String>> response = stream("text/event-stream", "print('sse')\n1 / 0");
+        HttpResponse<Stream<String>> response = stream("text/event-stream", "print('sse')\n1 / 0");
         assertEquals(200, response.statusCode());
         assertTrue(response.headers().firstValue("Content-Type").orElse("").startsWith("text/event-stream"));
         List<String> names = new ArrayList<>();
@@ -132,7 +135,7 @@ class StreamingIT {
     private void disconnectDuringExecution(String accept) throws Exception {
         String name = "d_" + UUID.randomUUID().toString().replace("-", "");
         Api.run(name + " = 'before'");
-        String body = JSON.writeValueAsString(java.util.Map.of(
+        String body = JSON.writeValueAsString(Map.of(
                 "code",
                 "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n" + name + " = 'after'",
                 "timeout_secs",
@@ -157,8 +160,7 @@ class StreamingIT {
                 assertTrue(line != null && line.contains("sleeping"), "the stream started");
             } else {
                 long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-                while (!"busy"
-                        .equals(io.restassured.RestAssured.get("/").jsonPath().getString("state"))) {
+                while (!"busy".equals(RestAssured.get("/").jsonPath().getString("state"))) {
                     assertTrue(System.nanoTime() < deadline, "the cell never started");
                     Thread.sleep(100);
                 }

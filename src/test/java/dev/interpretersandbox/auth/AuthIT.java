@@ -8,6 +8,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
 import java.util.Map;
+import org.hamcrest.Matchers;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -71,7 +72,7 @@ class AuthIT {
 
     @Test
     void healthChecksAndPingStayOpenForPlatforms() {
-        given().get("/").then().statusCode(200).body("last_activity", org.hamcrest.Matchers.notNullValue());
+        given().get("/").then().statusCode(200).body("last_activity", Matchers.notNullValue());
         given().get("/q/health/live").then().statusCode(200);
         given().get("/q/health/ready").then().statusCode(200);
         given().get("/q/health").then().statusCode(200);

@@ -15,6 +15,7 @@ import io.quarkus.runtime.configuration.MemorySizeConverter;
 import io.quarkus.test.junit.QuarkusTest;
 import java.io.IOException;
 import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -89,7 +90,7 @@ class DeploymentManifestsIT {
 
     private static void collect(Class<?> type, String prefix, Set<String> names) {
         for (Method method : type.getDeclaredMethods()) {
-            if (method.isDefault() || java.lang.reflect.Modifier.isStatic(method.getModifiers())) {
+            if (method.isDefault() || Modifier.isStatic(method.getModifiers())) {
                 continue;
             }
             String key = prefix + "."

@@ -8,11 +8,13 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.kernel.KernelLimits;
+import io.quarkus.runtime.configuration.DurationConverter;
 import io.quarkus.runtime.configuration.MemorySize;
 import io.quarkus.runtime.configuration.MemorySizeConverter;
 import io.smallrye.config.SmallRyeConfig;
 import io.smallrye.config.SmallRyeConfigBuilder;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +27,7 @@ class OciSpecTest {
         SmallRyeConfig config = new SmallRyeConfigBuilder()
                 .withMapping(SandboxConfig.class)
                 .withConverter(MemorySize.class, 100, new MemorySizeConverter())
-                .withConverter(java.time.Duration.class, 100, new io.quarkus.runtime.configuration.DurationConverter())
+                .withConverter(Duration.class, 100, new DurationConverter())
                 .withDefaultValues(values)
                 .build();
         return config.getConfigMapping(SandboxConfig.class);

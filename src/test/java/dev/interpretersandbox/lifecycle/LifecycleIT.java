@@ -97,6 +97,31 @@ class LifecycleIT {
         return sink.await(Duration.ofSeconds(90));
     }
 
+    @Inject
+    Reaper reaper;
+
+    @Test
+    void theOrphanSweepRemovesContainersNoSandboxHolds() throws Exception {
+        StateLayout layout = StateLayout.of(config);
+        Path workspace = layout.workspace("stray");
+        Files.createDirectories(workspace);
+        // A kernel no sandbox holds: what a start racing a delete, or a teardown that failed, leaves.
+        KernelHandle stray = launcher.launch("stray", workspace, KernelLimits.defaults(config));
+        String id = stray.name();
+        Sandbox sandbox = sandboxes.defaultSandbox();
+        run(sandbox, "print('owned')");
+        String owned = sandbox.kernelName();
+
+        reaper.sweepOrphans(); // seen once: it may be a kernel that is just starting
+        assertTrue(runsc.list().contains(id), "not removed on first sight");
+        reaper.sweepOrphans();
+
+        assertFalse(runsc.list().contains(id), "removed on second sight");
+        assertFalse(waitAlive(stray), "its processes are gone");
+        assertTrue(runsc.list().contains(owned), "the default sandbox's kernel is left alone");
+        assertEquals(ExecutionStatus.OK, run(sandbox, "print('still here')").status());
+    }
+
     /** Whether the kernel is still alive after up to 5 s. */
     private static boolean waitAlive(KernelHandle kernel) throws InterruptedException {
         for (int i = 0; i < 50 && kernel.alive(); i++) {

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -119,7 +120,7 @@ final class Core implements AutoCloseable {
             return out.toString();
         }
 
-        java.util.List<String> errors() {
+        List<String> errors() {
             return sink.events().stream()
                     .filter(e -> e.data() instanceof Event.Error)
                     .map(e -> ((Event.Error) e.data()).ename())

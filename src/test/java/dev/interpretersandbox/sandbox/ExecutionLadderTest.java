@@ -3,8 +3,10 @@ package dev.interpretersandbox.sandbox;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.interpretersandbox.error.SandboxException;
 import java.time.Duration;
 import java.util.List;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 
 /** Timeout, interrupt, restart, and kernels that die. */
@@ -112,9 +114,8 @@ class ExecutionLadderTest {
             core.launcher.failStarts = "no runtime here";
             Sandbox sandbox = core.service.defaultSandbox();
             CollectingSink sink = Core.start(sandbox, "print x", Duration.ofSeconds(5));
-            var failure = org.junit.jupiter.api.Assertions.assertThrows(
-                    dev.interpretersandbox.error.SandboxException.class, () -> sink.await(Duration.ofSeconds(5)));
-            assertEquals(dev.interpretersandbox.error.SandboxException.Kind.UNAVAILABLE, failure.kind());
+            var failure = Assertions.assertThrows(SandboxException.class, () -> sink.await(Duration.ofSeconds(5)));
+            assertEquals(SandboxException.Kind.UNAVAILABLE, failure.kind());
             assertTrue(failure.getMessage().contains("no runtime here"));
             assertEquals(SandboxState.BROKEN, sandbox.state());
             core.launcher.failStarts = null;

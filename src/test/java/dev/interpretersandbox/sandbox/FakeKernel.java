@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
@@ -233,8 +234,8 @@ final class FakeKernel implements KernelHandle {
     }
 
     @Override
-    public java.util.Optional<Long> peakMemory() {
-        return java.util.Optional.empty();
+    public Optional<Long> peakMemory() {
+        return Optional.empty();
     }
 
     @Override

@@ -8,8 +8,10 @@ import dev.interpretersandbox.kernel.KernelStartException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -49,8 +51,8 @@ final class FakeLauncher implements KernelLauncher {
     }
 
     @Override
-    public java.util.Optional<String> templateKey() {
-        return canCheckpoint ? java.util.Optional.of("fake") : java.util.Optional.empty();
+    public Optional<String> templateKey() {
+        return canCheckpoint ? Optional.of("fake") : Optional.empty();
     }
 
     @Override
@@ -77,8 +79,8 @@ final class FakeLauncher implements KernelLauncher {
                     new FakeKernel(sandboxId + "-" + sequence.incrementAndGet(), gates, limits, drops, ready);
             kernels.add(kernel);
             var answer = ready
-                    ? kernel.driver().awaitReady(java.time.Duration.ofSeconds(5))
-                    : kernel.driver().ping(java.time.Duration.ofSeconds(5));
+                    ? kernel.driver().awaitReady(Duration.ofSeconds(5))
+                    : kernel.driver().ping(Duration.ofSeconds(5));
             if (answer == null) {
                 throw new KernelStartException("the fake kernel did not answer");
             }

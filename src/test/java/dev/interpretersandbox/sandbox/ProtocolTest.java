@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.interpretersandbox.error.SandboxException;
+import java.lang.reflect.Method;
+import java.nio.file.Files;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -12,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -48,7 +51,7 @@ class ProtocolTest {
             Core.run(sandbox, "print warm");
             FakeKernel kernel = core.launcher.last();
             // A line that arrives between executions (a background thread's) belongs to no one.
-            java.lang.reflect.Method raw = FakeKernel.class.getDeclaredMethod("raw", String.class);
+            Method raw = FakeKernel.class.getDeclaredMethod("raw", String.class);
             raw.setAccessible(true);
             raw.invoke(kernel, "{\"type\": \"stream\", \"name\": \"stdout\", \"text\": \"stale\"}");
             assertEquals("fresh", Core.run(sandbox, "print fresh").stdout());
@@ -155,13 +158,13 @@ class ProtocolTest {
             CompletionStage<Void> deleted = core.service.delete(sandbox.id());
             core.launcher.open("start");
             deleted.toCompletableFuture().join();
-            SandboxException gone = org.junit.jupiter.api.Assertions.assertThrows(
-                    SandboxException.class, () -> sink.await(Duration.ofSeconds(10)));
+            SandboxException gone =
+                    Assertions.assertThrows(SandboxException.class, () -> sink.await(Duration.ofSeconds(10)));
             assertEquals(SandboxException.Kind.NOT_FOUND, gone.kind());
             assertTrue(core.launcher.last().destroyed(), "the kernel that started after the delete is gone");
             assertEquals(SandboxState.DELETED, sandbox.state());
             assertFalse(core.launcher.last().ran.contains("print never"));
-            org.junit.jupiter.api.Assertions.assertThrows(
+            Assertions.assertThrows(
                     SandboxException.class,
                     () -> sandbox.execute(
                             new ExecutionRequest("print late", Duration.ofSeconds(1), true), new CollectingSink()),
@@ -185,11 +188,10 @@ class ProtocolTest {
             Core.Run ended = new Core.Run(running.await(Duration.ofSeconds(10)), running);
             assertEquals(ExecutionStatus.ERROR, ended.status());
             assertTrue(ended.errorValue("KernelDied").contains("deleted"));
-            SandboxException failed = org.junit.jupiter.api.Assertions.assertThrows(
-                    SandboxException.class, () -> queued.await(Duration.ofSeconds(10)));
+            SandboxException failed =
+                    Assertions.assertThrows(SandboxException.class, () -> queued.await(Duration.ofSeconds(10)));
             assertEquals(SandboxException.Kind.NOT_FOUND, failed.kind());
-            assertFalse(
-                    java.nio.file.Files.exists(core.state.resolve("sandboxes").resolve(sandbox.id())));
+            assertFalse(Files.exists(core.state.resolve("sandboxes").resolve(sandbox.id())));
         }
     }
 

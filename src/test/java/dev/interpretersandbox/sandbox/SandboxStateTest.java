@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.EnumSet;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class SandboxStateTest {
@@ -20,14 +22,14 @@ class SandboxStateTest {
 
     @Test
     void onlyAStartedKernelRunsCodeAndOnlyAnIdleOneIsPaused() {
-        assertEquals(java.util.Set.of(SandboxState.IDLE), states(SandboxState.BUSY));
-        assertEquals(java.util.Set.of(SandboxState.IDLE), states(SandboxState.PAUSING));
+        assertEquals(Set.of(SandboxState.IDLE), states(SandboxState.BUSY));
+        assertEquals(Set.of(SandboxState.IDLE), states(SandboxState.PAUSING));
         assertFalse(SandboxState.PAUSED.next().contains(SandboxState.IDLE), "a paused sandbox is restored first");
     }
 
     /** The states from which target can be reached. */
-    private static java.util.Set<SandboxState> states(SandboxState target) {
-        java.util.Set<SandboxState> from = java.util.EnumSet.noneOf(SandboxState.class);
+    private static Set<SandboxState> states(SandboxState target) {
+        Set<SandboxState> from = EnumSet.noneOf(SandboxState.class);
         for (SandboxState state : SandboxState.values()) {
             if (state.next().contains(target)) {
                 from.add(state);

@@ -5,7 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.interpretersandbox.kernel.KernelLimits;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -13,7 +15,7 @@ import org.junit.jupiter.api.Test;
 class WarmPoolTest {
 
     private static Map<String, String> pool(int size, String... more) {
-        Map<String, String> settings = new java.util.HashMap<>(Map.of(
+        Map<String, String> settings = new HashMap<>(Map.of(
                 "sandbox.sandboxes.pool.size",
                 String.valueOf(size),
                 "sandbox.sandboxes.pool.preload",
@@ -54,10 +56,8 @@ class WarmPoolTest {
         try (Core core = new Core(pool(1))) {
             core.service.startPool();
             awaitReady(core, 1);
-            SandboxSpec small = new SandboxSpec(
-                    new dev.interpretersandbox.kernel.KernelLimits(256L << 20, 0.5, 128, 1L << 30),
-                    Map.of(),
-                    Duration.ofMinutes(5));
+            SandboxSpec small =
+                    new SandboxSpec(new KernelLimits(256L << 20, 0.5, 128, 1L << 30), Map.of(), Duration.ofMinutes(5));
             Sandbox sandbox = core.service.create(small).toCompletableFuture().join();
             assertEquals(SandboxState.STOPPED, sandbox.state(), "started on its first call");
             assertEquals(1, core.service.poolReady());

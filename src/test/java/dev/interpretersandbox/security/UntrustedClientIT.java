@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.hamcrest.Matchers;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -238,7 +239,7 @@ class UntrustedClientIT {
                     .post("/execute")
                     .then()
                     .statusCode(400)
-                    .body("error", org.hamcrest.Matchers.containsString("not valid JSON"));
+                    .body("error", Matchers.containsString("not valid JSON"));
         }
         for (Object bad : List.of(
                 Map.of("limits", Map.of("memory_bytes", 268435456.5)), Map.of("limits", Map.of("pids", 64.25)))) {
@@ -247,7 +248,7 @@ class UntrustedClientIT {
                     .post("/sandboxes")
                     .then()
                     .statusCode(400)
-                    .body("error", org.hamcrest.Matchers.containsString("integer"));
+                    .body("error", Matchers.containsString("integer"));
         }
         for (String name : List.of(
                 "GCONV_PATH",
@@ -263,7 +264,7 @@ class UntrustedClientIT {
                     .post("/sandboxes")
                     .then()
                     .statusCode(400)
-                    .body("error", org.hamcrest.Matchers.containsString("set by the sandbox"));
+                    .body("error", Matchers.containsString("set by the sandbox"));
         }
     }
 

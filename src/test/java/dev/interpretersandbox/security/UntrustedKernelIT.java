@@ -50,6 +50,7 @@ class UntrustedKernelIT {
 
     /** Writes whole lines to the driver's protocol fd (4) or its stderr (5), as user code can. */
     private static final String PUT = "import os, json, threading\n"
+            + "print('the cell runs', flush=True)\n" // the driver's start message is out: what follows is this cell's
             + "def put(fd, line):\n"
             + "    view = memoryview(line)\n"
             + "    while view:\n"
