@@ -6,7 +6,8 @@ then measures (medians; the machine is noisy):
   * first execute after service start (service start -> first result, and the call alone)
   * trivial cell  print('hi')  p50 / p99 over N calls on one keep-alive connection
   * plt.show() cell p50
-  * 10 MiB upload + download throughput
+  * 10 MiB upload + download throughput, and 100 MiB uploads and downloads alone
+    (single stream over loopback, with curl; the download goes to /dev/null)
 Usage: python3 bench/bench.py [--calls 2000] [--jar other/quarkus-run.jar]
        (build first: ./mvnw -B package -DskipTests)
 """
@@ -53,6 +54,15 @@ class Client:
         if status != 200:
             raise RuntimeError("execute failed: %s %s" % (status, body[:300]))
         return json.loads(body)
+
+
+def curl(args, expected):
+    """Runs curl; returns its total time in seconds."""
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}"] + args,
+                         check=True, capture_output=True, text=True).stdout.split()
+    if int(out[0]) != expected:
+        raise RuntimeError("curl %s: %s" % (args, out))
+    return float(out[1])
 
 
 def start_service(extra_env, jar=JAR):
@@ -142,6 +152,23 @@ def main():
                 rates.append(2 * len(payload) / (1024 * 1024) / elapsed)
             client.execute("import os; os.remove(%r)" % path)
         print("10 MiB upload + download  p50 %6.0f MiB/s (n=%d)" % (statistics.median(rates), len(rates)))
+
+        # 100 MiB each way with curl, a client that does not slow the transfer down (the file it
+        # uploads is in the page cache; the download goes to /dev/null).
+        big = os.path.join(state, "bench-100m.bin")
+        with open(big, "wb") as f:
+            f.write(os.urandom(100 * 1024 * 1024))
+        ups, downs = [], []
+        url = "http://127.0.0.1:%d/files/%%s/-/mnt/data/bench-big.bin" % port
+        for i in range(args.transfers + 8):  # the first 8 warm up (the JIT compiles the transfer path)
+            up = curl(["-X", "POST", "-T", big, "-H", "Expect:", url % "upload"], 201)
+            down = curl([url % "download"], 200)
+            if i >= 8:
+                ups.append(100 / 1024 / up)
+                downs.append(100 / 1024 / down)
+            client.execute("import os; os.remove('bench-big.bin')")
+        print("100 MiB upload (curl)     p50 %6.2f GiB/s (n=%d)" % (statistics.median(ups), len(ups)))
+        print("100 MiB download (curl)   p50 %6.2f GiB/s (n=%d)" % (statistics.median(downs), len(downs)))
     finally:
         stop_service(service, state)
 

@@ -105,7 +105,7 @@ class OutputCapture:
     code) land in pipes on fds 1 and 2. Every drain reads the pipes without
     blocking and sends everything under one lock, so output keeps its order.
     Draining instead of handing off to a thread matters inside gVisor: a thread
-    wake-up costs about 1 ms on the ptrace platform, a cell should cost less.
+    wake-up is dear on the ptrace platform, dearer than a whole trivial cell.
     A reader thread wakes for pipe data (so a subprocess never blocks on a full
     pipe while the cell waits for it) and sends text that a quiet cell left
     buffered once it is READER_DELAY_SECONDS old; busy writers flush themselves by
@@ -547,8 +547,8 @@ class AfterImport:
 
 def fonts_from_memory(font_manager) -> None:
     """matplotlib's FreeType fonts read glyphs from the font file by seek() + read() through
-    Python, hundreds of times per plot. Inside gVisor every such syscall costs ~40 us, which
-    made text layout ~45 ms of each plt.show() (1.4 ms per label against 0.05 ms in memory).
+    Python, hundreds of times per plot. Inside gVisor every such syscall is a trap into the
+    sentry, which made text layout a large part of each plt.show() (docs/benchmarks.md).
     Fonts are read once into memory instead; `fname` stays the path (the PDF and PS
     backends embed fonts by it). Applied only to the _get_font this was written against
     (matplotlib 3.6 to 3.9); any other version is left as it is.

@@ -277,8 +277,8 @@ public class Cgroups {
 
     /**
      * A one-number cgroup file. Read into a small buffer: these files claim a size of 4096 bytes,
-     * so Files.readString allocated several KiB per read, three reads per execution, which was
-     * 39% of everything the service allocated in a loop of trivial cells.
+     * so Files.readString allocated several KiB per read, three reads per execution: most of
+     * what the service allocated in a loop of trivial cells.
      */
     static Optional<Long> readLong(Path file) {
         try (var channel = Files.newByteChannel(file)) {

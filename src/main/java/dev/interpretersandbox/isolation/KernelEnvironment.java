@@ -46,16 +46,16 @@ final class KernelEnvironment {
         // glibc gives freed memory back to the system as soon as 128 KiB sit free at the top of
         // the heap, and serves blocks from 128 KiB up with fresh mmaps. Inside gVisor (ptrace) the
         // first touch of every page is a trap into the sentry, so a cell that allocates and frees
-        // buffers (a plot's canvas, numpy temporaries) paid the faults again on every call: 100
-        // allocations of 1 MiB took 134 ms in the sandbox against 67 ms on the host. Keeping up to
-        // 128 MiB of freed heap for reuse makes it 12 ms; blocks of 64 MiB and more still get their
-        // own mapping, so one big array is still returned when it is freed.
+        // buffers (a plot's canvas, numpy temporaries) paid the faults again on every call. Keeping
+        // up to 128 MiB of freed heap for reuse avoids that (docs/benchmarks.md has the figures);
+        // blocks of 64 MiB and more still get their own mapping, so one big array is still
+        // returned when it is freed.
         env.put("MALLOC_MMAP_THRESHOLD_", Integer.toString(64 << 20));
         env.put("MALLOC_TRIM_THRESHOLD_", Integer.toString(128 << 20));
         // One malloc arena: glibc reserves 64 MiB of address space for each thread's own arena,
-        // and RLIMIT_AS counts reservations. Eight threads that had malloc'd took a 1 GiB sandbox
-        // from 134 to 678 MiB of its 870 MiB address space, and a 128 MiB sandbox whose output
-        // thread got an arena early in its start failed to import IPython (MemoryError).
+        // and RLIMIT_AS counts reservations: a few threads that had malloc'd used up most of a
+        // sandbox's address space, and a 128 MiB sandbox whose output thread got an arena early
+        // in its start failed to import IPython (MemoryError).
         env.put("MALLOC_ARENA_MAX", "1");
         // Inline plots by default; caches and IPython's profile go to scratch, not the workspace.
         env.put("MPLBACKEND", "module://matplotlib_inline.backend_inline");
