@@ -80,6 +80,29 @@ public interface SandboxConfig {
 
     Auth auth();
 
+    Shutdown shutdown();
+
+    /**
+     * Graceful shutdown (SIGTERM): readiness goes down and new executions get 503; running ones
+     * get the grace, then are interrupted; then every sandbox's kernel is checkpointed to disk, so
+     * the next start of the service on the same state directory brings them all back.
+     */
+    interface Shutdown {
+        /** How long running executions may go on before they are interrupted. Defaults to 20s. */
+        @WithDefault("20s")
+        Duration grace();
+
+        /**
+         * How long saving every sandbox may take in total, after the grace; sandboxes not saved by
+         * then come back with their files but without their variables. Defaults to 60s.
+         */
+        @WithDefault("60s")
+        Duration saveTimeout();
+
+        /** Sandboxes saved at once. Defaults to the number of CPUs. */
+        Optional<Integer> saveThreads();
+    }
+
     interface Runsc {
         /** The runsc binary. Defaults to runsc (looked up on PATH). */
         @WithDefault("runsc")
@@ -239,6 +262,14 @@ public interface SandboxConfig {
          * Defaults to 80% of the host's memory.
          */
         Optional<MemorySize> memoryBudget();
+
+        /**
+         * Whether sandboxes survive restarts of the service: kept in a registry under the state
+         * directory, saved to disk at shutdown and brought back at startup. false: every start
+         * begins empty (for hosts whose disk does not outlive the service anyway). Defaults to true.
+         */
+        @WithDefault("true")
+        boolean durable();
 
         /** A sandbox is removed this long after it was created, however busy. Defaults to 24h. */
         @WithDefault("24h")

@@ -16,8 +16,10 @@ import java.util.Optional;
  *   bundles/C                OCI bundle of container C (runtime leftovers: swept)
  *   scratch/C                process mode: TMPDIR and caches of kernel C (swept)
  *   tmp/                     private staging (never visible to a sandbox; swept)
+ *   sandboxes/ID/sandbox.json its durable record (kept across restarts)
  *   sandboxes/ID/workspace   the sandbox's /mnt/data (default: sandbox.default-workspace if set)
- *   sandboxes/ID/checkpoint  its paused image
+ *   sandboxes/ID/checkpoint  its paused or saved image
+ *   removed/ID.json          why and when a removed sandbox went (its id answers 410)
  * </pre>
  */
 public record StateLayout(Path root, Optional<Path> defaultWorkspace) {
@@ -57,6 +59,11 @@ public record StateLayout(Path root, Optional<Path> defaultWorkspace) {
 
     public Path sandboxes() {
         return root.resolve("sandboxes");
+    }
+
+    /** Sandboxes removed by the reaper, remembered so their ids answer 410 after a restart. */
+    public Path removed() {
+        return root.resolve("removed");
     }
 
     public Path sandbox(String id) {

@@ -11,8 +11,8 @@ import org.eclipse.microprofile.health.HealthCheckResponse;
 import org.eclipse.microprofile.health.Readiness;
 
 /**
- * Ready while the kernel runtime is usable, the default sandbox is not broken and the warm pool
- * can start sandboxes. Reads what is known without blocking (on the event loop), so it answers
+ * Ready while the kernel runtime is usable, the default sandbox is not broken, the warm pool
+ * can start sandboxes, and the service is not shutting down (no new work is routed here then). Reads what is known without blocking (on the event loop), so it answers
  * however busy the sandboxes are; only while the runtime is broken is it checked again, on a
  * worker thread, so readiness recovers once the host is fixed.
  */
@@ -42,7 +42,7 @@ class ReadinessCheck implements AsyncHealthCheck {
     }
 
     private HealthCheckResponse response() {
-        String problem = runtime.problem();
+        String problem = sandboxes.draining() ? "the service is shutting down" : runtime.problem();
         SandboxView sandbox = sandboxes.defaultSandbox().view();
         if (problem == null && sandbox.state() == SandboxState.BROKEN) {
             problem = sandbox.startFailure();

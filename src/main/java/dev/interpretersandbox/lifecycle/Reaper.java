@@ -55,9 +55,14 @@ class Reaper {
                 .schedule();
     }
 
+    /**
+     * Every second: kernels that died while idle are torn down, and records whose clocks changed
+     * (last activity, busy time) are written, so a crash loses at most a second of them.
+     */
     @Scheduled(every = "1s", delayed = "1s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     void watchKernels() {
         sandboxes.checkKernels();
+        sandboxes.flushRecords();
     }
 
     /**

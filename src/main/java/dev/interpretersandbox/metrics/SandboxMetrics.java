@@ -16,7 +16,8 @@ import java.util.function.Supplier;
  * executions by status [sandbox_executions_total], execution duration [sandbox_execution_seconds],
  * timeouts [sandbox_timeouts_total], kernel restarts by cause [sandbox_kernel_restarts_total],
  * live sandboxes [sandbox_live], reaped sandboxes [sandbox_reaped_total] and transferred bytes
- * [sandbox_uploaded_bytes_total, sandbox_downloaded_bytes_total]. Thread-safe.
+ * [sandbox_uploaded_bytes_total, sandbox_downloaded_bytes_total], sandboxes brought back at startup
+ * [sandbox_startup_adopted_total] and saved at shutdown [sandbox_shutdown_saved_total]. Thread-safe.
  */
 @ApplicationScoped
 public class SandboxMetrics {
@@ -116,6 +117,28 @@ public class SandboxMetrics {
                                 .tag("why", key.replace(' ', '_'))
                                 .register(registry))
                 .increment();
+    }
+
+    /**
+     * Sandboxes found in the registry at startup, by outcome: paused (their image was saved),
+     * stopped (no kernel ran), recovered (a kernel ran: the service had not stopped cleanly),
+     * expired (their time ran out while the service was down) and damaged (unreadable record).
+     */
+    public void adopted(String outcome, int count) {
+        Counter.builder("sandbox.startup.adopted")
+                .description("Sandboxes found in the registry at startup, by outcome")
+                .tag("outcome", outcome)
+                .register(registry)
+                .increment(count);
+    }
+
+    /** Sandboxes handled at shutdown: saved (checkpointed), idle (nothing to save) or lost (could not be saved). */
+    public void shutdownSaved(String outcome, int count) {
+        Counter.builder("sandbox.shutdown.saved")
+                .description("Sandboxes handled at shutdown, by outcome")
+                .tag("outcome", outcome)
+                .register(registry)
+                .increment(count);
     }
 
     public void reaped(int count) {

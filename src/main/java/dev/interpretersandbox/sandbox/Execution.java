@@ -52,6 +52,7 @@ public final class Execution extends Job implements DriverClient.Observer {
     private Phase phase = Phase.QUEUED;
     private boolean cancelRequested;
     private ExecutionStatus stopStatus;
+    private boolean shutdown; // stopped because the service shuts down
     private KernelHandle kernel;
     private Map<String, Workspace.Stamp> before = Map.of();
     private Optional<Long> cpuBefore = Optional.empty();
@@ -199,6 +200,15 @@ public final class Execution extends Job implements DriverClient.Observer {
                 finishing(ExecutionStatus.OK);
             } else if (phase == Phase.STOPPING) {
                 finishing(stopStatus); // interrupted in time: the state is kept
+                if (shutdown) {
+                    guard.add(Event.error(
+                            Instant.now(),
+                            "ServiceShuttingDown",
+                            "the service is shutting down: the code was interrupted after the shutdown grace of "
+                                    + seconds(context.config().shutdown().grace())
+                                    + "; variables are kept, the sandbox is saved and resumes on the next call",
+                            List.of()));
+                }
             } else {
                 return;
             }
@@ -220,6 +230,16 @@ public final class Execution extends Job implements DriverClient.Observer {
             finishing(status);
         }
         context.workers().lifecycle().execute(() -> died(end, status));
+    }
+
+    /** The service is shutting down and the grace is over: the code is interrupted like at a timeout. */
+    void interruptForShutdown() {
+        synchronized (this) {
+            if (phase == Phase.RUNNING) {
+                shutdown = true;
+                stop(ExecutionStatus.ERROR);
+            }
+        }
     }
 
     private void timedOut() {
@@ -266,7 +286,9 @@ public final class Execution extends Job implements DriverClient.Observer {
                 "kernel %s ignored the interrupt for %d ms; restarting sandbox %s",
                 kernel.name(), grace.toMillis(), sandbox.id());
         sandbox.discardKernel(kernel, RestartCause.INTERRUPT_IGNORED);
-        String why = status == ExecutionStatus.TIMEOUT ? "the timeout" : "the caller disconnected";
+        String why = shutdown
+                ? "the service's shutdown"
+                : status == ExecutionStatus.TIMEOUT ? "the timeout" : "the caller disconnected";
         synchronized (this) {
             guard.add(Event.error(
                     Instant.now(),

@@ -40,7 +40,25 @@ final class Hibernation {
         return pausedAt;
     }
 
-    /** Checkpoints the kernel (which ends); false, with the kernel still running, when it cannot. */
+    /**
+     * An image found at startup (a sandbox brought back from its record): pausedAt is when the
+     * reaper paused it, or null when it was saved at a shutdown.
+     */
+    void adopt(Instant pausedAt) {
+        this.image = location;
+        this.pausedAt = pausedAt;
+    }
+
+    /** A saved image whose sandbox became idle for good: it counts as paused from then on. */
+    void idleSince(Instant at) {
+        pausedAt = at;
+    }
+
+    /**
+     * Checkpoints the kernel (which ends); false, with the kernel still running, when it cannot.
+     * now is when the reaper paused it, or null when it is saved at a shutdown (its idle clock
+     * keeps running).
+     */
     boolean pause(KernelHandle kernel, Instant now) {
         if (!kernel.checkpoint(location)) {
             return false;

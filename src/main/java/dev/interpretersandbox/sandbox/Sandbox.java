@@ -7,9 +7,11 @@ import dev.interpretersandbox.files.WorkspacePath;
 import dev.interpretersandbox.isolation.Sizes;
 import dev.interpretersandbox.kernel.DriverMessage;
 import dev.interpretersandbox.kernel.KernelHandle;
+import dev.interpretersandbox.kernel.KernelLimits;
 import dev.interpretersandbox.kernel.KernelStartException;
 import dev.interpretersandbox.log.LogSafe;
 import dev.interpretersandbox.metrics.SandboxMetrics.RestartCause;
+import dev.interpretersandbox.registry.SandboxRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -46,8 +48,12 @@ import org.jboss.logging.Logger;
  * starting after the delete is torn down at once, and its workspace goes when the last job and
  * transfer are over.
  *
+ * <p>A registered sandbox (one a client can address) is durable: its {@link SandboxRecord} is
+ * written whenever its kernel starts, is saved or goes away, and its clocks are written by the
+ * service's periodic flush, so a restart of the service brings it back.
+ *
  * <p>Thread-safety: all public methods may be called from any thread. Fields are guarded by this
- * object's lock, held only for bookkeeping, never while waiting for a kernel.
+ * object's lock, held only for bookkeeping, never while waiting for a kernel or the disk.
  */
 public final class Sandbox {
 
@@ -74,6 +80,9 @@ public final class Sandbox {
     private Instant createdAt;
     private Instant lastActivity;
     private long busyNanos;
+    private boolean registered; // durable: its record is kept under the state directory
+    private boolean dirty; // changed since its record was last written
+    private final Object recordLock = new Object(); // one record write at a time, in snapshot order
 
     Sandbox(String id, SandboxSpec spec, SandboxContext context, Workspace workspace) {
         this.id = id;
@@ -83,6 +92,32 @@ public final class Sandbox {
         this.hibernation = new Hibernation(id, context.layout().checkpoint(id));
         this.createdAt = context.clock().instant();
         this.lastActivity = createdAt;
+    }
+
+    /**
+     * A sandbox brought back from its record after a restart: same id, spec and clocks, paused
+     * when its image was saved, else stopped. notice (or null) is what its next execution is told.
+     */
+    static Sandbox adopted(SandboxRecord record, SandboxContext context, Workspace workspace, String notice) {
+        SandboxRecord.Limits limits = record.limits();
+        SandboxSpec spec = new SandboxSpec(
+                new KernelLimits(limits.memoryBytes(), limits.cpus(), limits.pids(), limits.workspaceBytes()),
+                record.env(),
+                Duration.ofMillis(record.idleTimeoutMillis()));
+        Sandbox sandbox = new Sandbox(record.id(), spec, context, workspace);
+        synchronized (sandbox) {
+            sandbox.createdAt = record.createdAt();
+            sandbox.lastActivity = record.lastActivity();
+            sandbox.busyNanos = Duration.ofMillis(record.busyMillis()).toNanos();
+            sandbox.pausable = record.pausable();
+            sandbox.registered = true;
+            sandbox.notice = notice;
+            if (record.kernel() == SandboxRecord.KernelState.SAVED) {
+                sandbox.hibernation.adopt(record.pausedAt());
+                sandbox.state = SandboxState.PAUSED;
+            }
+        }
+        return sandbox;
     }
 
     public String id() {
@@ -178,10 +213,84 @@ public final class Sandbox {
 
     private void touch() {
         lastActivity = context.clock().instant();
+        dirty = true;
     }
 
     synchronized void addBusy(long nanos) {
         busyNanos += nanos;
+        dirty = true;
+    }
+
+    // ---- durability -------------------------------------------------------------------------
+
+    /** From now on this sandbox is durable (a client can address it); the caller persists it. */
+    synchronized void register() {
+        registered = true;
+        dirty = true;
+    }
+
+    /** What a restart needs to bring this sandbox back, read at once. Call with the lock held. */
+    private SandboxRecord record() {
+        SandboxRecord.KernelState kernelState = hibernation.paused()
+                ? SandboxRecord.KernelState.SAVED
+                : kernel != null ? SandboxRecord.KernelState.RUNNING : SandboxRecord.KernelState.NONE;
+        KernelLimits limits = spec.limits();
+        return new SandboxRecord(
+                SandboxRecord.VERSION,
+                id,
+                new SandboxRecord.Limits(limits.memoryBytes(), limits.cpus(), limits.pids(), limits.workspaceBytes()),
+                spec.env(),
+                spec.idleTimeout().toMillis(),
+                createdAt,
+                lastActivity,
+                Duration.ofNanos(busyNanos).toMillis(),
+                kernelState,
+                hibernation.pausedAt(),
+                pausable,
+                notice);
+    }
+
+    /**
+     * Writes this sandbox's record now, when it is registered and not deleted (never with the
+     * sandbox's lock held: the write is synced to disk). A write that fails is logged and retried
+     * by the next flush.
+     */
+    void persist() {
+        synchronized (recordLock) {
+            SandboxRecord snapshot;
+            synchronized (this) {
+                if (!registered || state == SandboxState.DELETED) {
+                    return;
+                }
+                snapshot = record();
+                dirty = false;
+            }
+            try {
+                context.records().save(snapshot);
+            } catch (UncheckedIOException e) {
+                LOG.warnf("cannot save the record of sandbox %s: %s", id, LogSafe.quote(e.getMessage()));
+                synchronized (this) {
+                    dirty = true;
+                }
+            }
+        }
+    }
+
+    /** Deletes the record of this (deleted) sandbox: a restart does not bring it back. */
+    void forget() {
+        synchronized (recordLock) {
+            context.records().delete(id);
+        }
+    }
+
+    /** The periodic flush: writes the record when the clocks changed since the last write. */
+    void flush() {
+        synchronized (this) {
+            if (!dirty) {
+                return;
+            }
+        }
+        persist();
     }
 
     /** The reaper may pause this sandbox instead of removing it. */
@@ -203,6 +312,9 @@ public final class Sandbox {
         Execution execution = new Execution(this, context, request, sink);
         synchronized (this) {
             requireLive();
+            if (registered) {
+                context.draining().refuseNewWork(); // warm-pool preloads may still finish
+            }
             int queueSize = context.config().execute().queueSize();
             long waiting = jobs.stream().filter(job -> job instanceof Execution).count();
             long running = active instanceof Execution ? 1 : 0;
@@ -236,6 +348,28 @@ public final class Sandbox {
     /** Whether no job runs or waits (tests wait for this after a result). */
     synchronized boolean settled() {
         return active == null && jobs.isEmpty();
+    }
+
+    /** Shutdown: waits until no job runs or waits, until deadline (System.nanoTime); false when it did not. */
+    synchronized boolean awaitSettled(long deadline) {
+        while (active != null || !jobs.isEmpty()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                return false;
+            }
+            try {
+                wait(Math.max(1, left / 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** What the next execution after a restart is told before its code runs. */
+    synchronized void tellAfterRestart(String message) {
+        notice = message;
     }
 
     /** Removes a job that has not started; false when it already runs. */
@@ -291,6 +425,7 @@ public final class Sandbox {
             }
             touch();
             checkQuiescent();
+            notifyAll(); // a shutdown may wait for the sandbox to settle
         }
         pump();
     }
@@ -386,13 +521,18 @@ public final class Sandbox {
             LOG.errorf("sandbox %s could not start: %s", id, LogSafe.quote(e.getMessage()));
             throw new SandboxException(Kind.UNAVAILABLE, "the sandbox could not be started: " + e.getMessage(), e);
         }
+        boolean started = false;
         synchronized (this) {
             if (state != SandboxState.DELETED) {
                 kernel = fresh;
                 startFailure = null;
                 transition(SandboxState.STARTING, SandboxState.IDLE);
-                return fresh;
+                started = true;
             }
+        }
+        if (started) {
+            persist(); // a kernel runs: a crash from now on loses its variables, and says so
+            return fresh;
         }
         fresh.destroy(); // deleted while it started: it must not outlive its sandbox
         throw SandboxException.notFound("no sandbox " + id + " (it was deleted)");
@@ -428,6 +568,7 @@ public final class Sandbox {
         dead.destroy();
         tell("the sandbox's kernel died while idle (" + cause + "); this execution runs in a fresh"
                 + " kernel: variables and imports were lost, files in /mnt/data are kept");
+        persist();
     }
 
     /** Tears down a kernel that an execution gave up on (lifecycle thread). */
@@ -439,6 +580,7 @@ public final class Sandbox {
         }
         context.metrics().kernelRestarted(cause);
         gone.destroy();
+        persist();
     }
 
     /** Why a kernel went away during an execution: at our request, or its own death cause. */
@@ -502,6 +644,7 @@ public final class Sandbox {
                 left.destroy();
             }
             hibernation.discard();
+            persist();
             return null;
         });
     }
@@ -527,6 +670,20 @@ public final class Sandbox {
                 return CompletableFuture.completedFuture(Optional.empty());
             }
             why = expired.get();
+            if (why.reason() == ExpiryPolicy.Reason.IDLE
+                    && mayPause
+                    && state == SandboxState.PAUSED
+                    && hibernation.pausedAt() == null) {
+                // Saved at a shutdown and idle since: it counts as paused from when the reaper would
+                // have paused it, so the time it may stay paused runs on across restarts.
+                hibernation.idleSince(lastActivity.plus(spec.idleTimeout()));
+                dirty = true;
+                Optional<ExpiryPolicy.Expiry> after = context.expiry().check(clocks(), now);
+                if (after.isEmpty()) {
+                    return CompletableFuture.completedFuture(Optional.of(new Reaping(true, why)));
+                }
+                why = after.get();
+            }
             pause = mayPause
                     && why.reason() == ExpiryPolicy.Reason.IDLE
                     && state == SandboxState.IDLE
@@ -537,7 +694,8 @@ public final class Sandbox {
                 transition(SandboxState.IDLE, SandboxState.PAUSING);
             }
             boolean pausing = pause;
-            operation = new Operation<>(this, () -> pausing ? pauseNow(now, why) : stopNow(why));
+            ExpiryPolicy.Expiry reason = why;
+            operation = new Operation<>(this, () -> pausing ? pauseNow(now, reason) : stopNow(reason));
             active = operation;
         }
         operation.start();
@@ -559,6 +717,7 @@ public final class Sandbox {
                 kernel = null;
                 transition(SandboxState.PAUSING, SandboxState.PAUSED);
             }
+            persist();
             return Optional.of(new Reaping(true, why));
         }
         synchronized (this) {
@@ -606,6 +765,7 @@ public final class Sandbox {
                         SandboxState.STOPPED);
             }
         }
+        persist();
     }
 
     /**
@@ -669,6 +829,84 @@ public final class Sandbox {
         return true;
     }
 
+    // ---- shutdown ---------------------------------------------------------------------------
+
+    /** What a shutdown did with a sandbox's kernel. */
+    enum Saved {
+        /** Checkpointed: the next execution after the restart resumes it, variables kept. */
+        SAVED,
+        /** No kernel ran: nothing to save. */
+        IDLE,
+        /** The kernel could not be checkpointed: it is gone, files kept, and the next execution is told. */
+        LOST
+    }
+
+    /**
+     * Shutdown, once the grace is over: executions still waiting are refused (503, retry after the
+     * restart) and the running one is interrupted, with an error event that says why.
+     */
+    void interruptForShutdown() {
+        List<Job> dropped = new ArrayList<>();
+        Job running;
+        synchronized (this) {
+            for (Job job : jobs) {
+                if (job instanceof Execution) {
+                    dropped.add(job);
+                }
+            }
+            jobs.removeAll(dropped);
+            dropped.forEach(this::leftQueue);
+            running = active;
+        }
+        dropped.forEach(job -> job.abandon(SandboxException.unavailable(
+                "the service is shutting down; retry in a moment (the sandbox is saved and comes back with it)",
+                Draining.RETRY_AFTER)));
+        if (running instanceof Execution execution) {
+            execution.interruptForShutdown();
+        }
+    }
+
+    /**
+     * Shutdown: after what runs now, the kernel is checkpointed to the sandbox's image (its idle
+     * clock keeps running) and the record says so; a kernel that cannot be checkpointed is torn
+     * down, and the next execution after the restart is told that its variables were lost.
+     */
+    CompletionStage<Saved> saveForShutdown() {
+        return exclusive(false, () -> {
+            KernelHandle running;
+            synchronized (this) {
+                running = state == SandboxState.IDLE && kernel != null && kernel.alive() ? kernel : null;
+                if (running != null) {
+                    transition(SandboxState.IDLE, SandboxState.PAUSING);
+                }
+            }
+            if (running == null) {
+                persist();
+                return Saved.IDLE;
+            }
+            if (context.launcher().canCheckpoint() && hibernation.pause(running, null)) {
+                synchronized (this) {
+                    kernel = null;
+                    transition(SandboxState.PAUSING, SandboxState.PAUSED);
+                }
+                persist();
+                return Saved.SAVED;
+            }
+            synchronized (this) {
+                kernel = null;
+                transition(SandboxState.PAUSING, SandboxState.STOPPED);
+                notice = context.launcher().canCheckpoint()
+                        ? "the service restarted and this sandbox's kernel could not be saved; this execution runs in"
+                                + " a fresh kernel: variables and imports were lost, files in /mnt/data are kept"
+                        : "the service restarted; in this isolation mode kernels cannot be saved, so this execution"
+                                + " runs in a fresh kernel: variables and imports were lost, files in /mnt/data are kept";
+            }
+            running.destroy();
+            persist();
+            return Saved.LOST;
+        });
+    }
+
     /** On service shutdown: the kernel goes now, whatever runs (a running execution ends). */
     public void shutdown() {
         KernelHandle running;
@@ -723,7 +961,7 @@ public final class Sandbox {
      * Pool members: a kernel restored from the template image (which stays for the next one),
      * then reseed. Returns false, with no kernel, when the restore failed.
      */
-    boolean startFrom(Path image, String reseed) {
+    boolean startFrom(Path image, String reseed, Duration reseedTimeout) {
         boolean restored = join(exclusive(false, () -> {
             synchronized (this) {
                 transition(SandboxState.STOPPED, SandboxState.STARTING);
@@ -745,7 +983,7 @@ public final class Sandbox {
             }
         }));
         if (restored) {
-            warm(reseed, Duration.ofSeconds(30));
+            warm(reseed, reseedTimeout);
         }
         return restored;
     }

@@ -5,6 +5,7 @@ import dev.interpretersandbox.isolation.StateLayout;
 import dev.interpretersandbox.kernel.KernelLauncher;
 import dev.interpretersandbox.kernel.OutputBudget;
 import dev.interpretersandbox.metrics.SandboxMetrics;
+import dev.interpretersandbox.registry.RecordStore;
 import java.time.Clock;
 
 /** What every sandbox of a service shares: settings, the kernel launcher, threads, clock and caps. */
@@ -19,4 +20,6 @@ record SandboxContext(
         StateLayout layout,
         OutputBudget budget,
         ExpiryPolicy expiry,
-        int kernelUid) {}
+        int kernelUid,
+        RecordStore records,
+        Draining draining) {}

@@ -103,7 +103,7 @@ final class WarmPool {
             inProgress.add(member);
             try {
                 Path image = template();
-                if (image == null || !member.startFrom(image, RESEED)) {
+                if (image == null || !member.startFrom(image, RESEED, RESEED_TIMEOUT)) {
                     if (image != null) {
                         templateBroken = true; // cold starts from now on; the next service start rebuilds it
                     }

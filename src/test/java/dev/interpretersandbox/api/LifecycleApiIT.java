@@ -144,7 +144,10 @@ class LifecycleApiIT {
 
     private static void waitForPool() throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (given().get("/q/health/ready").jsonPath().getInt("checks[0].data.warm_pool_ready") < 1) {
+        while (given().get("/q/health/ready")
+                        .jsonPath()
+                        .getInt("checks.find { it.name == 'sandbox-runtime' }.data.warm_pool_ready")
+                < 1) {
             assertTrue(System.nanoTime() < deadline, "the warm pool refills");
             Thread.sleep(200);
         }

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.interpretersandbox.config.SandboxConfig;
+import io.quarkus.runtime.configuration.DurationConverter;
 import io.quarkus.runtime.configuration.MemorySizeConverter;
 import io.quarkus.test.junit.QuarkusTest;
 import java.io.IOException;
@@ -438,6 +439,86 @@ class DeploymentManifestsIT {
         String nativeFile = Files.readString(ROOT.resolve("Dockerfile.native"));
         assertTrue(nativeFile.contains("-Dnative") && nativeFile.contains("mandrel"), "a Mandrel native build stage");
         assertTrue(nativeFile.contains("/code/target/*-runner"), "copies the native runner");
+    }
+
+    /**
+     * Seconds a graceful stop may take with a container's settings: the running executions' grace,
+     * then (when sandboxes are durable) saving them all, then 10 s for the JVM.
+     */
+    static long stopSeconds(JsonNode container) {
+        DurationConverter durations = new DurationConverter();
+        long grace = durations
+                .convert(envValue(container, "SANDBOX_SHUTDOWN_GRACE", setting("sandbox.shutdown.grace")))
+                .toSeconds();
+        boolean durable = Boolean.parseBoolean(
+                envValue(container, "SANDBOX_SANDBOXES_DURABLE", setting("sandbox.sandboxes.durable")));
+        long save = durable
+                ? durations
+                        .convert(envValue(
+                                container, "SANDBOX_SHUTDOWN_SAVE_TIMEOUT", setting("sandbox.shutdown.save-timeout")))
+                        .toSeconds()
+                : 0;
+        return grace + save + 10;
+    }
+
+    /** A setting's default (the prod profile's value, not the test profile's). */
+    private static String setting(String name) {
+        return switch (name) {
+            case "sandbox.shutdown.grace" -> "20s";
+            case "sandbox.shutdown.save-timeout" -> "60s";
+            case "sandbox.sandboxes.durable" -> "true";
+            default -> throw new IllegalArgumentException(name);
+        };
+    }
+
+    @Test
+    void everyPodGivesAGracefulStopItsTimeAndEmptyDirStateIsNotKept() throws Exception {
+        List<JsonNode> pods = new ArrayList<>();
+        for (Path overlay :
+                List.of(ROOT.resolve("k8s/overlays/runsc-in-pod"), ROOT.resolve("k8s/overlays/runtimeclass-gvisor"))) {
+            pods.add(deployment(kustomize(overlay)).at("/spec/template/spec"));
+        }
+        pods.add(documents(ROOT.resolve("k8s/examples/pod-per-sandbox.yaml"))
+                .get(0)
+                .path("spec"));
+        for (JsonNode pod : pods) {
+            JsonNode container = pod.path("containers").path(0);
+            long needed = stopSeconds(container);
+            assertTrue(
+                    pod.path("terminationGracePeriodSeconds").asLong(30) >= needed,
+                    "terminationGracePeriodSeconds " + pod.path("terminationGracePeriodSeconds") + " < " + needed);
+            assertStateKeptOnlyWhereItLasts(pod, container);
+        }
+        JsonNode knative =
+                documents(ROOT.resolve("deploy/knative-service.yaml")).get(0).at("/spec/template/spec");
+        assertStateKeptOnlyWhereItLasts(knative, knative.path("containers").path(0));
+
+        String unit = Files.readString(ROOT.resolve("deploy/interpreter-sandbox.service"));
+        Matcher stop = Pattern.compile("(?m)^TimeoutStopSec=(\\d+)$").matcher(unit);
+        assertTrue(stop.find(), "the unit sets TimeoutStopSec");
+        assertTrue(Long.parseLong(stop.group(1)) >= stopSeconds(YAML.createObjectNode()), "TimeoutStopSec");
+        assertTrue(unit.contains("StateDirectory=interpreter-sandbox"), "the state outlives the service");
+    }
+
+    /** Durable sandboxes need a state directory that outlives the pod; an emptyDir does not. */
+    private static void assertStateKeptOnlyWhereItLasts(JsonNode pod, JsonNode container) {
+        String stateDir = envValue(container, "SANDBOX_STATE_DIR", "/var/lib/interpreter-sandbox");
+        String mount = mountOf(container, stateDir);
+        String volumeName = null;
+        for (JsonNode m : container.path("volumeMounts")) {
+            if (m.path("mountPath").asText().equals(mount)) {
+                volumeName = m.path("name").asText();
+            }
+        }
+        boolean emptyDir = false;
+        for (JsonNode volume : pod.path("volumes")) {
+            if (volume.path("name").asText().equals(volumeName) && volume.has("emptyDir")) {
+                emptyDir = true;
+            }
+        }
+        boolean durable = Boolean.parseBoolean(
+                envValue(container, "SANDBOX_SANDBOXES_DURABLE", setting("sandbox.sandboxes.durable")));
+        assertFalse(durable && emptyDir, "durable sandboxes on an emptyDir (" + volumeName + ") are lost with the pod");
     }
 
     @Test

@@ -48,13 +48,13 @@ class LifecycleIT {
     SandboxService sandboxes;
 
     @Test
-    void shutdownTearsEverySandboxDownAndTheNextCallStartsFresh() throws Exception {
+    void destroyAllTearsEverySandboxDownAndTheNextCallStartsFresh() throws Exception {
         Sandbox sandbox = sandboxes.defaultSandbox();
         run(sandbox, "x = 1");
         String kernel = sandbox.kernelName();
         assertTrue(runsc.list().contains(kernel));
 
-        sandboxes.shutdown();
+        sandboxes.destroyAll();
 
         assertFalse(runsc.list().contains(kernel), "container removed");
         assertEquals(SandboxState.STOPPED, sandbox.state());

@@ -42,11 +42,18 @@ final class Core implements AutoCloseable {
     }
 
     Core(Map<String, String> settings) {
-        try {
-            state = Files.createTempDirectory("core-test");
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
+        this(settings, newStateDirectory(), true);
+    }
+
+    private final boolean ownsState;
+
+    /**
+     * A core on an existing state directory: a "restart" of the service when another core used it
+     * before. Only a core that made its state directory deletes it.
+     */
+    Core(Map<String, String> settings, Path state, boolean ownsState) {
+        this.state = state;
+        this.ownsState = ownsState;
         Map<String, String> values = new HashMap<>();
         values.put("sandbox.state-dir", state.toString());
         values.put("sandbox.sandboxes.pool.size", "0");
@@ -64,6 +71,14 @@ final class Core implements AutoCloseable {
         launcher = new FakeLauncher(OutputBudget.of(config.output()).channelLimits(), metrics::protocolDropped);
         service =
                 new SandboxService(config, launcher, uid(), metrics, new Workers(execution, lifecycle, timers), clock);
+    }
+
+    private static Path newStateDirectory() {
+        try {
+            return Files.createTempDirectory("core-test");
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private static int uid() {
@@ -142,9 +157,22 @@ final class Core implements AutoCloseable {
         return meter == null ? 0 : meter.count();
     }
 
+    /** As kill -9 would leave it: the threads stop, sandboxes and state stay as they are. */
+    void abandon() {
+        timers.shutdownNow();
+        execution.shutdownNow();
+        lifecycle.shutdownNow();
+    }
+
+    /** Deletes the state directory (a core that did not make it, after a test of restarts). */
+    void delete() {
+        abandon();
+        Trees.delete(state);
+    }
+
     @Override
     public void close() {
-        service.shutdown();
+        service.destroyAll();
         timers.shutdownNow();
         execution.shutdownNow();
         lifecycle.shutdownNow();
@@ -153,6 +181,8 @@ final class Core implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        Trees.delete(state);
+        if (ownsState) {
+            Trees.delete(state);
+        }
     }
 }
