@@ -259,7 +259,7 @@ public interface SandboxConfig {
 
         /**
          * Sum of the memory limits of all sandboxes; a sandbox that would exceed it gets 503.
-         * Defaults to 80% of the host's memory.
+         * Defaults to 80% of the memory the service may use: its own cgroup's limit (a pod's or a unit's), else the host's memory.
          */
         Optional<MemorySize> memoryBudget();
 

@@ -10,7 +10,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -18,13 +20,23 @@ import java.util.stream.Stream;
 import org.jboss.logging.Logger;
 
 /**
- * The host cgroups of our sandboxes, v1 or v2.
+ * The host cgroups of our sandboxes, v1 or v2, nested under the service's own cgroup, so whatever
+ * confines the service (a pod, a systemd unit, a Docker container) confines its sandboxes too, and
+ * the kubelet's eviction and the unit's stop see them.
  *
- * <p>Each container gets {@code /interpreter-sandbox/<instance>/<container>/kernel} as its
- * {@code linux.cgroupsPath}. runsc creates that path (and applies the limits, which it only does
- * to cgroups it creates) and removes the leaf on exit, but leaves the parents: the
- * per-container parent outlives the kernel, so its hierarchical peak memory tells after a death
- * whether the sandbox ran out of memory. Teardown removes the parents.
+ * <p>Each container gets the relative {@code linux.cgroupsPath}
+ * {@code interpreter-sandbox/<instance>/<container>/kernel}. runsc resolves a relative path
+ * against its own cgroup, which is the service's: per controller on v1, and on v2 against the
+ * parent of its cgroup (v2 allows no processes in a cgroup whose controllers are delegated to
+ * children). So on v2 the service first moves itself (and anything else in its cgroup) into a leaf
+ * child, {@value #SERVICE_LEAF}, and delegates the controllers from its original cgroup, the
+ * Docker-in-Docker way; the sandboxes are then siblings of that leaf. runsc creates the path (and
+ * applies the limits, which it only does to cgroups it creates) and removes the leaf on exit, but
+ * leaves the parents: the per-container parent outlives the kernel, so its hierarchical peak memory
+ * tells after a death whether the sandbox ran out of memory. Teardown removes the parents.
+ *
+ * <p>{@code <instance>} is derived from the state directory: two services on one host (or two pods
+ * on one node) never sweep each other's cgroups.
  */
 @ApplicationScoped
 public class Cgroups {
@@ -32,14 +44,20 @@ public class Cgroups {
     private static final Logger LOG = Logger.getLogger(Cgroups.class);
     static final Path MOUNT = Path.of("/sys/fs/cgroup");
 
+    /** v2: the leaf the service moves itself into, so its own cgroup can delegate controllers. */
+    static final String SERVICE_LEAF = "interpreter-sandbox-service";
+
     private final String instance;
     // Looked up once: usage is read around every execution, and the hierarchy does not change.
     private final boolean unified = Files.exists(MOUNT.resolve("cgroup.controllers"));
+    /** Where relative paths start, per controller (v1) or under "" (v2); see the class doc. */
+    private volatile Map<String, String> parents;
 
     public Cgroups(SandboxConfig config) {
         // Several services on one host must not sweep each other's cgroups.
         this.instance = "i"
                 + Integer.toHexString(StateLayout.of(config).root().toString().hashCode());
+        this.parents = parentsOf(ownCgroups(), unified);
     }
 
     public boolean unified() {
@@ -47,7 +65,125 @@ public class Cgroups {
     }
 
     String base() {
-        return "/interpreter-sandbox/" + instance;
+        return "interpreter-sandbox/" + instance;
+    }
+
+    /**
+     * The service's own cgroups, from /proc/self/cgroup: controller to path on v1 (named
+     * hierarchies under their name), "" to the path on v2.
+     */
+    static Map<String, String> ownCgroups() {
+        try {
+            return parseProcCgroup(Files.readAllLines(Path.of("/proc/self/cgroup")));
+        } catch (IOException e) {
+            LOG.warnf("cannot read /proc/self/cgroup: %s", e.getMessage());
+            return Map.of();
+        }
+    }
+
+    /** Parses /proc/<pid>/cgroup: "id:controllers:path" lines. */
+    static Map<String, String> parseProcCgroup(List<String> lines) {
+        Map<String, String> own = new HashMap<>();
+        for (String line : lines) {
+            String[] parts = line.split(":", 3);
+            if (parts.length != 3) {
+                continue;
+            }
+            if (parts[1].isEmpty()) {
+                own.put("", parts[2]);
+            } else {
+                for (String controller : parts[1].split(",")) {
+                    own.put(controller, parts[2]);
+                }
+            }
+        }
+        return own;
+    }
+
+    /**
+     * Where runsc will resolve a relative cgroupsPath given the service's own cgroups: v1, each
+     * controller's own path; v2, the parent of the own path.
+     */
+    static Map<String, String> parentsOf(Map<String, String> own, boolean unified) {
+        if (unified) {
+            String path = own.getOrDefault("", "/");
+            Path parent = Path.of(path).getParent();
+            return Map.of("", parent == null ? "/" : parent.toString());
+        }
+        Map<String, String> result = new HashMap<>(own);
+        result.remove("");
+        return result;
+    }
+
+    /**
+     * v2, at startup: moves every process of the service's cgroup into the leaf {@link
+     * #SERVICE_LEAF} and delegates memory, cpu and pids from the service's cgroup, so sandboxes
+     * can be its children. Nothing to do on v1, in the root cgroup, or when the service already
+     * sits in its leaf (a restart inside the same container). Throws when the tree is not writable.
+     */
+    public void nestUnderService() throws IOException {
+        if (!unified) {
+            return;
+        }
+        String own = ownCgroups().getOrDefault("", "/");
+        Path dir = own.equals("/") ? MOUNT : MOUNT.resolve(own.substring(1));
+        boolean trueRoot = own.equals("/") && !Files.exists(MOUNT.resolve("cgroup.type"));
+        if (trueRoot || dir.getFileName().toString().equals(SERVICE_LEAF)) {
+            // The host's root may hold processes and delegate; a leaf we made is already nested.
+            parents = parentsOf(Map.of("", own), true);
+            return;
+        }
+        // A cgroup namespace's root (Docker's --privileged) is not the real root: it may not hold
+        // processes and delegate controllers at once (gVisor issue 8111), so the same applies.
+        Path leaf = Files.createDirectories(dir.resolve(SERVICE_LEAF));
+        // Every process, not only this one: v2 allows no process beside delegated children.
+        for (int pass = 0; pass < 3; pass++) {
+            List<String> pids = Files.readAllLines(dir.resolve("cgroup.procs"));
+            if (pids.stream().allMatch(String::isBlank)) {
+                break;
+            }
+            for (String pid : pids) {
+                if (!pid.isBlank()) {
+                    try {
+                        Files.writeString(leaf.resolve("cgroup.procs"), pid.strip());
+                    } catch (IOException e) {
+                        LOG.debugf("process %s left the cgroup first: %s", pid, e.getMessage());
+                    }
+                }
+            }
+        }
+        Files.writeString(dir.resolve("cgroup.subtree_control"), "+memory +cpu +pids");
+        parents = Map.of("", own);
+        LOG.infof("sandbox cgroups nest under the service's cgroup %s (the service moved into %s)", own, SERVICE_LEAF);
+    }
+
+    /** Where this service's sandbox cgroups live in the memory hierarchy (for logs and tests). */
+    public Path memoryRoot() {
+        return dir("memory", base());
+    }
+
+    /**
+     * The memory the service's own cgroup (and its ancestors) allows, when limited: the sandboxes'
+     * default memory budget is a share of it.
+     */
+    public Optional<Long> ownMemoryLimit() {
+        Map<String, String> own = ownCgroups();
+        String path = unified ? own.get("") : own.get("memory");
+        if (path == null) {
+            return Optional.empty();
+        }
+        Optional<Long> limit = Optional.empty();
+        for (Path current = Path.of(path); current != null; current = current.getParent()) {
+            String relative = current.toString().substring(1);
+            Path file = unified
+                    ? MOUNT.resolve(relative).resolve("memory.max")
+                    : MOUNT.resolve("memory").resolve(relative).resolve("memory.limit_in_bytes");
+            Optional<Long> here = readLong(file).filter(value -> value < (1L << 60)); // v1 "unlimited" is ~2^63
+            if (here.isPresent() && (limit.isEmpty() || here.get() < limit.get())) {
+                limit = here;
+            }
+        }
+        return limit;
     }
 
     /** The per-container parent: it outlives the kernel's leaf and holds the whole sandbox's totals. */
@@ -60,10 +196,29 @@ public class Cgroups {
         return containerPath(containerId) + "/kernel";
     }
 
-    /** The directory holding a controller's files for a cgroup path (v1: per controller). */
+    /**
+     * The directory holding a controller's files for a cgroup path relative to the service's
+     * cgroup (v1: per controller), as runsc resolves it.
+     */
     public Path dir(String controller, String cgroupPath) {
-        String relative = cgroupPath.substring(1);
-        return unified() ? MOUNT.resolve(relative) : MOUNT.resolve(controller).resolve(relative);
+        String parent = unified() ? parents.getOrDefault("", "/") : parents.getOrDefault(controller, "/");
+        Path start = unified() ? MOUNT : MOUNT.resolve(controller);
+        if (!parent.equals("/")) {
+            start = start.resolve(parent.substring(1));
+        }
+        return start.resolve(cgroupPath);
+    }
+
+    /** Every directory a container's cgroups have now, in every hierarchy (tests check teardown). */
+    public List<Path> directories(String containerId) {
+        List<Path> found = new ArrayList<>();
+        for (String controller : unified() ? List.of("memory") : List.of("memory", "cpu", "cpuacct", "pids")) {
+            Path dir = dir(controller, containerPath(containerId));
+            if (Files.isDirectory(dir)) {
+                found.add(dir);
+            }
+        }
+        return found;
     }
 
     /** Peak memory of a container (survives the kernel, see class doc); empty when unknown. */
@@ -117,8 +272,8 @@ public class Cgroups {
 
     /** v2: a controller is usable in a cgroup only when every ancestor delegates it. */
     private void enableControllers(String leaf) throws IOException {
-        Path current = MOUNT;
-        for (String part : leaf.substring(1).split("/")) {
+        Path current = dir("memory", "");
+        for (String part : leaf.split("/")) {
             Files.writeString(current.resolve("cgroup.subtree_control"), "+memory +cpu +pids");
             current = Files.createDirectories(current.resolve(part));
         }
@@ -238,8 +393,8 @@ public class Cgroups {
     }
 
     private void removeTree(String cgroupPath) {
-        for (Path hierarchy : hierarchies()) {
-            Path top = hierarchy.resolve(cgroupPath.substring(1));
+        for (String controller : hierarchies()) {
+            Path top = dir(controller, cgroupPath);
             if (!Files.isDirectory(top)) {
                 continue;
             }
@@ -261,14 +416,15 @@ public class Cgroups {
         }
     }
 
-    private List<Path> hierarchies() {
+    /** The controllers to clean up in: v2 has one hierarchy; v1 one per mounted controller. */
+    private List<String> hierarchies() {
         if (unified()) {
-            return List.of(MOUNT);
+            return List.of("memory");
         }
-        List<Path> result = new ArrayList<>();
+        List<String> result = new ArrayList<>();
         try (Stream<Path> entries = Files.list(MOUNT)) {
             entries.filter(p -> Files.isDirectory(p) && !Files.isSymbolicLink(p))
-                    .forEach(result::add);
+                    .forEach(p -> result.add(p.getFileName().toString()));
         } catch (IOException e) {
             LOG.warnf("cannot list %s: %s", MOUNT, e.getMessage());
         }

@@ -34,4 +34,10 @@ public interface IsolationBackend extends KernelLauncher {
 
     /** Removes a container this service no longer knows, with its processes, cgroup and bundle. */
     void remove(String containerId);
+
+    /**
+     * The memory the service's own cgroup allows (a pod's or a unit's limit), when it has one: the
+     * sandboxes' default memory budget is a share of it rather than of the host's memory.
+     */
+    Optional<Long> memoryLimit();
 }

@@ -89,12 +89,23 @@ public class ProcessBackend implements IsolationBackend {
     @Override
     public void prepare() {
         rootFs.prepare(); // only its driver is used here
+        try {
+            cgroups.nestUnderService();
+        } catch (IOException | RuntimeException e) {
+            // an unprivileged pod: kernels then run without cgroups of their own (the pod is the fence)
+            LOG.debugf("sandbox cgroups cannot nest under the service's own cgroup: %s", e.getMessage());
+        }
     }
 
     /**
      * sandbox.user-id, except without root (an unprivileged pod), where kernels can only run as
      * the service's own user.
      */
+    @Override
+    public Optional<Long> memoryLimit() {
+        return cgroups.ownMemoryLimit();
+    }
+
     @Override
     public int kernelUid() {
         return Identity.root() ? config.userId() : Identity.uid();

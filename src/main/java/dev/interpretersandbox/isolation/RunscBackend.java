@@ -101,6 +101,17 @@ public class RunscBackend implements IsolationBackend {
     @Override
     public void prepare() {
         rootFs.prepare();
+        try {
+            cgroups.nestUnderService();
+        } catch (IOException | RuntimeException e) {
+            // check() reports it if kernels cannot start; log why nesting was not possible
+            LOG.warnf("sandbox cgroups cannot nest under the service's own cgroup: %s", e.getMessage());
+        }
+    }
+
+    @Override
+    public Optional<Long> memoryLimit() {
+        return cgroups.ownMemoryLimit();
     }
 
     @Override

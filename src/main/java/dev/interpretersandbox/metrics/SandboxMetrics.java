@@ -153,6 +153,28 @@ public class SandboxMetrics {
         downloaded.increment(bytes);
     }
 
+    /**
+     * Registers the capacity gauges an autoscaler reads: sandboxes held now (warm-pool members
+     * included) and how many more fit, and the memory budget and how much of it is free.
+     */
+    public void capacity(
+            Supplier<Number> sandboxes, Supplier<Number> freeSandboxes, long budget, Supplier<Number> freeMemory) {
+        Gauge.builder("sandbox.sandboxes", sandboxes)
+                .description("Sandboxes on this instance, warm-pool members included")
+                .register(registry);
+        Gauge.builder("sandbox.capacity.free.sandboxes", freeSandboxes)
+                .description("How many more sandboxes this instance takes (sandbox.sandboxes.max-count)")
+                .register(registry);
+        Gauge.builder("sandbox.capacity.memory.budget", () -> budget)
+                .baseUnit("bytes")
+                .description("The sum of sandbox memory limits this instance allows")
+                .register(registry);
+        Gauge.builder("sandbox.capacity.free.memory", freeMemory)
+                .baseUnit("bytes")
+                .description("Memory budget not yet reserved by a sandbox's limit")
+                .register(registry);
+    }
+
     /** Registers the gauge of sandboxes that have a running kernel. */
     public void liveSandboxes(Supplier<Number> count) {
         Gauge.builder("sandbox.live", count)

@@ -100,7 +100,7 @@ public class SandboxService {
     @Inject
     public SandboxService(
             SandboxConfig config, IsolationBackend backend, SandboxMetrics metrics, Workers workers, Clock clock) {
-        this(config, backend, backend.kernelUid(), metrics, workers, clock, Optional.empty());
+        this(config, backend, backend.kernelUid(), metrics, workers, clock, backend.memoryLimit());
     }
 
     /** With any launcher (tests use a scripted one); kernelUid owns workspace files. */
@@ -158,6 +158,11 @@ public class SandboxService {
                         .orElse(null));
         metrics.liveSandboxes(() ->
                 sandboxes.values().stream().filter(s -> s.kernelName() != null).count());
+        metrics.capacity(
+                () -> sandboxes.size() + pool.size(),
+                () -> Math.max(0, config.sandboxes().maxCount() - sandboxes.size() - pool.size()),
+                memoryBudget,
+                () -> Math.max(0, memoryBudget - reservedMemory()));
     }
 
     /** The sandbox of the unprefixed API; created (not started) on first use. */
@@ -251,15 +256,21 @@ public class SandboxService {
         if (count + 1 > config.sandboxes().maxCount()) {
             return "the service is at its maximum of " + config.sandboxes().maxCount() + " sandboxes; retry later";
         }
-        long reserved = pool.size() * defaults.limits().memoryBytes();
-        for (Sandbox sandbox : sandboxes.values()) {
-            reserved += sandbox.spec().limits().memoryBytes();
-        }
+        long reserved = reservedMemory();
         if (reserved + spec.limits().memoryBytes() > memoryBudget) {
             return "the sandboxes' memory budget of " + Sizes.human(memoryBudget) + " is taken ("
                     + Sizes.human(reserved) + " reserved); retry later";
         }
         return null;
+    }
+
+    /** The memory limits of every sandbox together, warm-pool members included. */
+    private long reservedMemory() {
+        long reserved = pool.size() * defaults.limits().memoryBytes();
+        for (Sandbox sandbox : sandboxes.values()) {
+            reserved += sandbox.spec().limits().memoryBytes();
+        }
+        return reserved;
     }
 
     /** Sandboxes a client can address, oldest first. */

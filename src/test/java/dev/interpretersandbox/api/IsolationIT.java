@@ -4,6 +4,8 @@ import static io.restassured.RestAssured.given;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.interpretersandbox.isolation.Cgroups;
+import io.quarkus.arc.Arc;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.RestAssured;
 import io.restassured.path.json.JsonPath;
@@ -154,16 +156,12 @@ class IsolationIT {
                 "100000", Files.readString(cpu.resolve("cpu.cfs_period_us")).strip());
     }
 
-    /** The leaf cgroup runsc made for a container (cgroup v1 layout on these hosts). */
-    static Path findCgroup(String controller, String kernel) throws Exception {
-        Path root = Path.of("/sys/fs/cgroup");
-        Path base = Files.exists(root.resolve("cgroup.controllers")) ? root : root.resolve(controller);
-        try (var walk = Files.walk(base.resolve("interpreter-sandbox"), 3)) {
-            return walk.filter(p -> p.getFileName().toString().equals(kernel))
-                    .findFirst()
-                    .orElseThrow(() -> new AssertionError("no cgroup for " + kernel))
-                    .resolve("kernel");
-        }
+    /** The leaf cgroup runsc made for a container, under the service's own cgroup. */
+    static Path findCgroup(String controller, String kernel) {
+        Cgroups cgroups = Arc.container().instance(Cgroups.class).get();
+        Path leaf = cgroups.dir(controller, cgroups.pathFor(kernel));
+        assertTrue(Files.isDirectory(leaf), "no cgroup for " + kernel + " at " + leaf);
+        return leaf;
     }
 
     @Test

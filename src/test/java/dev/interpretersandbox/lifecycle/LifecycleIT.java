@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.interpretersandbox.config.SandboxConfig;
+import dev.interpretersandbox.isolation.Cgroups;
 import dev.interpretersandbox.isolation.RunscBackend;
 import dev.interpretersandbox.isolation.RunscClient;
 import dev.interpretersandbox.isolation.StateLayout;
@@ -22,6 +23,7 @@ import jakarta.inject.Inject;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -47,6 +49,9 @@ class LifecycleIT {
     @Inject
     SandboxService sandboxes;
 
+    @Inject
+    Cgroups cgroups;
+
     @Test
     void destroyAllTearsEverySandboxDownAndTheNextCallStartsFresh() throws Exception {
         Sandbox sandbox = sandboxes.defaultSandbox();
@@ -58,12 +63,7 @@ class LifecycleIT {
 
         assertFalse(runsc.list().contains(kernel), "container removed");
         assertEquals(SandboxState.STOPPED, sandbox.state());
-        try (var walk = Files.walk(Path.of("/sys/fs/cgroup"), 4)) {
-            assertFalse(
-                    walk.anyMatch(p -> p.getFileName() != null
-                            && p.getFileName().toString().equals(kernel)),
-                    "cgroups removed");
-        }
+        assertEquals(List.of(), cgroups.directories(kernel), "cgroups removed");
         assertEquals(ExecutionStatus.OK, run(sandbox, "print('again')").status());
     }
 
@@ -82,12 +82,7 @@ class LifecycleIT {
 
         assertFalse(runsc.list().contains(id), "runsc state removed");
         assertFalse(Files.exists(layout.sandbox("orphan")), "bundle, logs and workspace removed");
-        try (var walk = Files.walk(Path.of("/sys/fs/cgroup"), 4)) {
-            assertFalse(
-                    walk.anyMatch(p -> p.getFileName() != null
-                            && p.getFileName().toString().equals(id)),
-                    "cgroups removed");
-        }
+        assertEquals(List.of(), cgroups.directories(id), "cgroups removed");
         assertFalse(waitAlive(orphan), "the sandbox process is gone");
     }
 

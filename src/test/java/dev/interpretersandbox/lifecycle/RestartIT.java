@@ -285,7 +285,7 @@ class RestartIT {
                 }
             }
         }
-        try (Stream<Path> walk = Files.walk(Path.of("/sys/fs/cgroup"), 5)) {
+        try (Stream<Path> walk = Files.walk(Path.of("/sys/fs/cgroup"), 8)) {
             for (Path path : walk.toList()) {
                 assertFalse(
                         path.getFileName() != null

@@ -45,12 +45,23 @@ public final class ServiceProcess implements AutoCloseable {
         return start(state, settings, List.of());
     }
 
-    private static ServiceProcess start(Path state, Map<String, String> settings, List<Path> cgroupProcs)
+    /**
+     * The same, with the service placed in cgroups first: its process writes itself into each of
+     * cgroupProcs (cgroup.procs files) before it becomes the JVM, as a pod or a unit would start it.
+     */
+    public static ServiceProcess start(Path state, Map<String, String> settings, List<Path> cgroupProcs)
             throws IOException {
         int port = freePort();
         Path log = Files.createTempFile("service-", ".log");
         List<String> command = new ArrayList<>(List.of(
-                "setsid",
+                "sh",
+                "-c",
+                "n=$1; shift; while [ \"$n\" -gt 0 ]; do echo $$ > \"$1\" || exit 1; shift; n=$((n-1)); done;"
+                        + " exec setsid \"$@\"",
+                "sh",
+                Integer.toString(cgroupProcs.size())));
+        cgroupProcs.forEach(file -> command.add(file.toString()));
+        command.addAll(List.of(
                 "java",
                 "-Xmx384m",
                 "-XX:+UseSerialGC",
