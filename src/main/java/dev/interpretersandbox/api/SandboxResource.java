@@ -1,11 +1,19 @@
 package dev.interpretersandbox.api;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.interpretersandbox.cluster.Fleet;
+import dev.interpretersandbox.cluster.Forwarder;
+import dev.interpretersandbox.cluster.Placement;
 import dev.interpretersandbox.config.SandboxConfig;
+import dev.interpretersandbox.error.SandboxException;
 import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.SandboxService;
+import dev.interpretersandbox.sandbox.SandboxSpec;
 import io.smallrye.common.annotation.NonBlocking;
 import io.smallrye.mutiny.Uni;
+import io.vertx.core.MultiMap;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -15,10 +23,16 @@ import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.Context;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
@@ -35,7 +49,13 @@ import org.jboss.resteasy.reactive.RestMulti;
 @Path("/sandboxes")
 public class SandboxResource {
 
-    public record SandboxList(List<SandboxInfo> sandboxes) {}
+    /**
+     * The sandboxes; in fleet mode the whole fleet's, and unavailable_instances names instances
+     * that could not be asked (their sandboxes are missing from the list).
+     */
+    public record SandboxList(
+            List<SandboxInfo> sandboxes,
+            @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> unavailableInstances) {}
 
     public record Interrupted(boolean interrupted) {}
 
@@ -44,6 +64,9 @@ public class SandboxResource {
     private final Executions executions;
     private final Transfers transfers;
     private final BodyLimits limits;
+    private final Fleet fleet;
+    private final Placement placement;
+    private final ObjectMapper mapper;
 
     SandboxResource(
             SandboxService sandboxes,
@@ -51,8 +74,13 @@ public class SandboxResource {
             SandboxConfig config,
             Executions executions,
             Transfers transfers,
-            BodyLimits limits) {
+            BodyLimits limits,
+            Fleet fleet,
+            Placement placement) {
         this.sandboxes = sandboxes;
+        this.fleet = fleet;
+        this.placement = placement;
+        this.mapper = mapper;
         this.limits = limits;
         this.requests = new SandboxRequests(new StrictJson(mapper), config);
         this.executions = executions;
@@ -98,12 +126,47 @@ public class SandboxResource {
                             schema = @Schema(implementation = ErrorBody.class),
                             example = ApiDocs.FULL))
     public Uni<Response> create(@Context RoutingContext ctx) {
-        return BodyLimits.read(ctx, limits.otherLimit())
-                .chain(body -> Uni.createFrom().completionStage(sandboxes.create(requests.parse(body))))
-                .map(sandbox -> Response.status(Response.Status.CREATED) // created(uri) needs the request's thread
-                        .header("Location", "/sandboxes/" + sandbox.id())
-                        .entity(SandboxInfo.of(sandbox))
-                        .build());
+        MultiMap headers = ctx.request().headers();
+        return BodyLimits.read(ctx, limits.otherLimit()).chain(body -> {
+            SandboxSpec spec = requests.parse(body);
+            return Uni.createFrom()
+                    .completionStage(() -> sandboxes.create(spec))
+                    .map(sandbox -> Response.status(Response.Status.CREATED) // created(uri) needs the request's thread
+                            .header("Location", "/sandboxes/" + sandbox.id())
+                            .entity(SandboxInfo.of(sandbox))
+                            .build())
+                    .onFailure(e -> e instanceof SandboxException full
+                            && full.kind() == SandboxException.Kind.UNAVAILABLE
+                            && fleet.enabled()
+                            && !headers.contains(Forwarder.FORWARDED))
+                    .recoverWithUni(full -> placeElsewhere(headers, body, (SandboxException) full));
+        });
+    }
+
+    /** Fleet mode: this instance is full; the first other instance with room creates it. */
+    private Uni<Response> placeElsewhere(MultiMap headers, byte[] body, SandboxException full) {
+        return Uni.createFrom()
+                .completionStage(placement.placeElsewhere(headers, Buffer.buffer(body)))
+                .map(reply -> {
+                    if (reply.isEmpty()) {
+                        throw new SandboxException(
+                                SandboxException.Kind.UNAVAILABLE,
+                                "every instance of the fleet is full: " + full.getMessage(),
+                                Map.of(),
+                                full.retryAfter().orElse(null),
+                                full);
+                    }
+                    Forwarder.Reply placed = reply.get();
+                    Response.ResponseBuilder response = Response.status(placed.status())
+                            .entity(placed.body().getBytes());
+                    for (String name : List.of("Content-Type", "Location", "Retry-After")) {
+                        String value = placed.headers().get(name);
+                        if (value != null) {
+                            response.header(name, value);
+                        }
+                    }
+                    return response.build();
+                });
     }
 
     @GET
@@ -119,8 +182,38 @@ public class SandboxResource {
                             schema = @Schema(implementation = SandboxList.class),
                             example = ApiDocs.SANDBOXES))
     @APIResponse(responseCode = "401", ref = "Unauthorized")
-    public SandboxList list() {
-        return new SandboxList(sandboxes.list().stream().map(SandboxInfo::of).toList());
+    @Parameter(
+            name = "instance",
+            description = "Fleet mode: list the sandboxes of this instance only (default: the whole fleet).")
+    public Uni<SandboxList> list(@QueryParam("instance") String instance, @Context RoutingContext ctx) {
+        SandboxList here = new SandboxList(
+                sandboxes.list().stream()
+                        .filter(sandbox -> !fleet.enabled()
+                                || fleet.ownerOf(sandbox.id()).orElse("").equals(fleet.self()))
+                        .map(SandboxInfo::of)
+                        .toList(),
+                List.of());
+        if (instance != null && !instance.equals(fleet.self())) {
+            throw SandboxException.notFound("no instance " + instance + " in this fleet");
+        }
+        if (!fleet.enabled() || instance != null || ctx.request().headers().contains(Forwarder.FORWARDED)) {
+            return Uni.createFrom().item(here);
+        }
+        return Uni.createFrom()
+                .completionStage(placement.listOthers(ctx.request().headers()))
+                .map(others -> {
+                    List<SandboxInfo> all = new ArrayList<>(here.sandboxes());
+                    for (Buffer body : others.bodies()) {
+                        try {
+                            all.addAll(mapper.readValue(body.getBytes(), SandboxList.class)
+                                    .sandboxes());
+                        } catch (IOException e) {
+                            throw new UncheckedIOException(e);
+                        }
+                    }
+                    all.sort(Comparator.comparing(SandboxInfo::createdAt));
+                    return new SandboxList(all, others.unavailable());
+                });
     }
 
     @GET

@@ -5,6 +5,7 @@ import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 /** Every setting of the service, under the {@code sandbox} prefix (env: {@code SANDBOX_...}). */
@@ -81,6 +82,44 @@ public interface SandboxConfig {
     Auth auth();
 
     Shutdown shutdown();
+
+    Cluster cluster();
+
+    /**
+     * Fleet mode: several instances (a StatefulSet's pods) serve any sandbox. A sandbox id names
+     * the instance that owns it, and an instance forwards a request for another instance's sandbox
+     * to it. Off unless peer-url is set.
+     */
+    interface Cluster {
+        /** This instance's name, a DNS label. Defaults to the host name (a pod's name). */
+        Optional<String> instance();
+
+        /**
+         * How to reach an instance: a URL with {instance} in it, e.g.
+         * http://{instance}.interpreter-sandbox-peers:8080. Setting it turns fleet mode on.
+         */
+        Optional<String> peerUrl();
+
+        /**
+         * The instance that owns the default sandbox (the unprefixed API). Defaults to ordinal 0 of
+         * this instance's StatefulSet (name-0), or this instance when its name has no ordinal.
+         */
+        Optional<String> defaultInstance();
+
+        /**
+         * Every instance of the fleet, when they are not a StatefulSet's name-0, name-1, ... (for
+         * example several services on one host). Defaults to the StatefulSet's ordinals.
+         */
+        Optional<List<String>> peers();
+
+        /** The most ordinals a StatefulSet fleet is looked at for placement and listing. Defaults to 64. */
+        @WithDefault("64")
+        int maxInstances();
+
+        /** How long connecting to a peer may take before it counts as unavailable. Defaults to 2s. */
+        @WithDefault("2s")
+        Duration connectTimeout();
+    }
 
     /**
      * Graceful shutdown (SIGTERM): readiness goes down and new executions get 503; running ones

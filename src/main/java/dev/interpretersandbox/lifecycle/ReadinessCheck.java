@@ -1,5 +1,6 @@
 package dev.interpretersandbox.lifecycle;
 
+import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.SandboxService;
 import dev.interpretersandbox.sandbox.SandboxState;
 import dev.interpretersandbox.sandbox.SandboxView;
@@ -43,8 +44,10 @@ class ReadinessCheck implements AsyncHealthCheck {
 
     private HealthCheckResponse response() {
         String problem = sandboxes.draining() ? "the service is shutting down" : runtime.problem();
-        SandboxView sandbox = sandboxes.defaultSandbox().view();
-        if (problem == null && sandbox.state() == SandboxState.BROKEN) {
+        // Looked at, not created: in fleet mode only the default instance holds the default sandbox.
+        SandboxView sandbox =
+                sandboxes.find(SandboxService.DEFAULT).map(Sandbox::view).orElse(null);
+        if (problem == null && sandbox != null && sandbox.state() == SandboxState.BROKEN) {
             problem = sandbox.startFailure();
         }
         if (problem == null) {

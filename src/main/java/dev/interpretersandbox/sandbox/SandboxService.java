@@ -1,5 +1,6 @@
 package dev.interpretersandbox.sandbox;
 
+import dev.interpretersandbox.cluster.Fleet;
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.error.SandboxException;
 import dev.interpretersandbox.error.SandboxException.Kind;
@@ -69,7 +70,10 @@ public class SandboxService {
 
     public static final String DEFAULT = StateLayout.DEFAULT_SANDBOX;
     private static final Logger LOG = Logger.getLogger(SandboxService.class);
-    private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,62}");
+    /** Ids: a name, and in fleet mode ".<instance>" (a DNS label) naming the owner. */
+    private static final Pattern ID =
+            Pattern.compile("[a-z0-9][a-z0-9-]{0,62}(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?");
+
     private static final int REMEMBERED_GONE = 10_000;
     private static final SecureRandom RANDOM = new SecureRandom();
     /** What a client at capacity is told to wait before trying again. */
@@ -93,14 +97,20 @@ public class SandboxService {
     };
     private final WarmPool pool;
     private final RecordStore records;
+    private final String idSuffix; // fleet mode: ".<instance>", the owner of every id made here
     private final Draining draining = new Draining();
     /** Sandboxes whose record could not be read at startup: their ids answer 410 with why. */
     private final Map<String, String> damaged = new ConcurrentHashMap<>();
 
     @Inject
     public SandboxService(
-            SandboxConfig config, IsolationBackend backend, SandboxMetrics metrics, Workers workers, Clock clock) {
-        this(config, backend, backend.kernelUid(), metrics, workers, clock, backend.memoryLimit());
+            SandboxConfig config,
+            IsolationBackend backend,
+            SandboxMetrics metrics,
+            Workers workers,
+            Clock clock,
+            Fleet fleet) {
+        this(config, backend, backend.kernelUid(), metrics, workers, clock, backend.memoryLimit(), fleet.idSuffix());
     }
 
     /** With any launcher (tests use a scripted one); kernelUid owns workspace files. */
@@ -111,7 +121,7 @@ public class SandboxService {
             SandboxMetrics metrics,
             Workers workers,
             Clock clock) {
-        this(config, launcher, kernelUid, metrics, workers, clock, Optional.empty());
+        this(config, launcher, kernelUid, metrics, workers, clock, Optional.empty(), "");
     }
 
     private SandboxService(
@@ -121,8 +131,10 @@ public class SandboxService {
             SandboxMetrics metrics,
             Workers workers,
             Clock clock,
-            Optional<Long> memoryLimit) {
+            Optional<Long> memoryLimit,
+            String idSuffix) {
         this.config = config;
+        this.idSuffix = idSuffix;
         this.metrics = metrics;
         this.layout = StateLayout.of(config);
         this.defaults = SandboxSpec.defaults(config);
@@ -273,6 +285,11 @@ public class SandboxService {
         return reserved;
     }
 
+    /** A sandbox that exists here by id, without creating the default one. */
+    public Optional<Sandbox> find(String id) {
+        return Optional.ofNullable(sandboxes.get(id));
+    }
+
     /** Sandboxes a client can address, oldest first. */
     public List<Sandbox> list() {
         List<Sandbox> all = new ArrayList<>(sandboxes.values());
@@ -312,10 +329,10 @@ public class SandboxService {
         return new Sandbox(id, spec, context, workspace);
     }
 
-    private static String newId() {
+    private String newId() {
         byte[] bytes = new byte[8];
         RANDOM.nextBytes(bytes);
-        return "sb-" + HexFormat.of().formatHex(bytes);
+        return "sb-" + HexFormat.of().formatHex(bytes) + idSuffix;
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.interpretersandbox.support;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -27,8 +28,10 @@ public final class ServiceProcess implements AutoCloseable {
 
     public static final Path JAR = Path.of("target/quarkus-app/quarkus-run.jar");
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final HttpClient HTTP =
-            HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private static final HttpClient HTTP = HttpClient.newBuilder()
+            .version(HttpClient.Version.HTTP_1_1)
+            .connectTimeout(Duration.ofSeconds(5))
+            .build();
 
     private final Process process;
     private final int port;
@@ -51,7 +54,9 @@ public final class ServiceProcess implements AutoCloseable {
      */
     public static ServiceProcess start(Path state, Map<String, String> settings, List<Path> cgroupProcs)
             throws IOException {
-        int port = freePort();
+        int port = settings.containsKey("QUARKUS_HTTP_PORT")
+                ? Integer.parseInt(settings.get("QUARKUS_HTTP_PORT"))
+                : freePort();
         Path log = Files.createTempFile("service-", ".log");
         List<String> command = new ArrayList<>(List.of(
                 "sh",
@@ -173,6 +178,19 @@ public final class ServiceProcess implements AutoCloseable {
         }
     }
 
+    /** A request whose response body is read by the caller as it arrives. */
+    public HttpResponse<InputStream> sendStream(HttpRequest.Builder request) {
+        try {
+            return HTTP.send(
+                    request.timeout(Duration.ofSeconds(120)).build(), HttpResponse.BodyHandlers.ofInputStream());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** POST .../execute with code; the parsed JSON response (any status). */
     public JsonNode execute(String prefix, String code) {
         Map<String, Object> body = new HashMap<>();
@@ -216,7 +234,7 @@ public final class ServiceProcess implements AutoCloseable {
         return names;
     }
 
-    private static int freePort() throws IOException {
+    public static int freePort() throws IOException {
         try (ServerSocket socket = new ServerSocket(0)) {
             return socket.getLocalPort();
         }
