@@ -5,7 +5,8 @@
 #   runsc (gVisor)                 isolation of every sandbox
 #   tini                           PID 1 inside each sandbox: reaps orphans, forwards SIGINT
 #   python3 + IPython + libraries  the kernel runtime; the host's /usr is the sandbox's /usr
-#   a JDK 17                       to build and run the service (skip with --no-jdk)
+#   a JDK 17                       to build and run the service (skip with --no-jdk); the java it
+#                                  chose is linked at /usr/local/bin/interpreter-sandbox-java
 #
 # Elsewhere (other distributions, macOS): install gVisor's runsc (https://gvisor.dev/docs/user_guide/install/),
 # Python 3 with IPython >= 8, matplotlib-inline and the libraries below, and a JDK 17+, then point
@@ -63,6 +64,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# The java the service runs with, where the systemd unit finds it: the JDK 17+ found above, or
+# Debian's, whichever this host uses.
+if [ "$want_jdk" = 1 ]; then
+  java_bin=$(readlink -f "$(command -v java)")
+  "$java_bin" -version 2>&1 | awk -F'"' '/version/ {split($2, v, "."); exit !(v[1] >= 17)}' \
+    || { echo "install-runtime.sh: $java_bin is older than Java 17" >&2; exit 1; }
+  ln -sfn "$java_bin" /usr/local/bin/interpreter-sandbox-java
 fi
 
 # Verify what the service will use.

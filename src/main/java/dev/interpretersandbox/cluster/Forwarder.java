@@ -2,6 +2,7 @@ package dev.interpretersandbox.cluster;
 
 import dev.interpretersandbox.config.SandboxConfig;
 import io.smallrye.faulttolerance.api.TypedGuard;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
@@ -109,6 +110,7 @@ public class Forwarder {
                         .successThreshold(1)
                         .name("peer-" + name)
                         .done()
+                        .withThreadOffload(false) // getting a connection does not block: stay on the event loop
                         .build());
         try {
             return guard.call(() -> client.request(options).toCompletionStage()).exceptionally(e -> {
@@ -146,8 +148,9 @@ public class Forwarder {
         in.pause();
         String length = in.getHeader(HttpHeaders.CONTENT_LENGTH);
         RequestOptions options = options(instance, in.method(), in.uri(), in.headers());
+        Context context = Vertx.currentContext();
         open(instance, options)
-                .whenComplete((request, failure) -> ctx.vertx().runOnContext(ignored -> {
+                .whenComplete((request, failure) -> onContext(context, () -> {
                     if (failure != null) {
                         unavailable(ctx, instance, failure);
                         return;
@@ -173,6 +176,15 @@ public class Forwarder {
                     }
                     in.pipeTo(request).onFailure(e -> request.reset());
                 }));
+    }
+
+    /** Runs task on context: at once when already there (the usual case), else scheduled onto it. */
+    private static void onContext(Context context, Runnable task) {
+        if (Vertx.currentContext() == context) {
+            task.run();
+        } else {
+            context.runOnContext(ignored -> task.run());
+        }
     }
 
     private static void relay(RoutingContext ctx, HttpClientResponse response) {

@@ -85,6 +85,29 @@ public interface SandboxConfig {
 
     Cluster cluster();
 
+    AgentSandbox agentSandbox();
+
+    /**
+     * Pod-per-sandbox on kubernetes-sigs/agent-sandbox: the pod keeps its SandboxClaim's
+     * spec.lifecycle.shutdownTime (or its Sandbox's spec.shutdownTime when no claim owns it) at
+     * last activity + idle timeout, so the operator deletes it once it is idle.
+     */
+    interface AgentSandbox {
+        /** Defaults to false. */
+        @WithDefault("false")
+        boolean enabled();
+
+        /** The Sandbox this pod belongs to. Defaults to the pod's name (agent-sandbox names them alike). */
+        Optional<String> name();
+
+        /** The namespace of the Sandbox. Defaults to the pod's own (from its service account). */
+        Optional<String> namespace();
+
+        /** At most one update of the shutdown time per this interval (and one more at shutdown). Defaults to 30s. */
+        @WithDefault("30s")
+        Duration syncInterval();
+    }
+
     /**
      * Fleet mode: several instances (a StatefulSet's pods) serve any sandbox. A sandbox id names
      * the instance that owns it, and an instance forwards a request for another instance's sandbox

@@ -173,6 +173,21 @@ public class SandboxMetrics {
                 .baseUnit("bytes")
                 .description("Memory budget not yet reserved by a sandbox's limit")
                 .register(registry);
+        Gauge.builder(
+                        "sandbox.capacity.used.ratio",
+                        () -> Math.max(
+                                1
+                                        - freeSandboxes.get().doubleValue()
+                                                / Math.max(
+                                                        1,
+                                                        sandboxes.get().doubleValue()
+                                                                + freeSandboxes
+                                                                        .get()
+                                                                        .doubleValue()),
+                                budget <= 0 ? 1 : 1 - freeMemory.get().doubleValue() / budget))
+                .description("Share of this instance's capacity in use: the larger of its sandbox count and its memory"
+                        + " budget; what the fleet's autoscaler targets")
+                .register(registry);
     }
 
     /** Registers the gauge of sandboxes that have a running kernel. */

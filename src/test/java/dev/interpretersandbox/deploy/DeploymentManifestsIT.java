@@ -7,24 +7,38 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import com.networknt.schema.JsonSchema;
+import com.networknt.schema.JsonSchemaFactory;
+import com.networknt.schema.SpecVersion;
+import com.networknt.schema.ValidationMessage;
 import dev.interpretersandbox.config.SandboxConfig;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.quarkus.runtime.configuration.DurationConverter;
 import io.quarkus.runtime.configuration.MemorySizeConverter;
 import io.quarkus.test.junit.QuarkusTest;
 import java.io.IOException;
+import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.lang.reflect.Modifier;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -32,15 +46,19 @@ import org.eclipse.microprofile.config.ConfigProvider;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every deployment file (k8s/, deploy/, the Dockerfiles) parses and agrees with the app: the port
- * it listens on, probe paths that answer 200, environment variables the app really reads, files
- * that exist, and resources that fit the sandbox limits they set.
+ * Every deployment file (k8s/, deploy/, the Dockerfiles, the systemd unit) is what the app and
+ * the platforms expect: Kubernetes objects parse strictly as typed objects (a misspelled field
+ * fails), agent-sandbox objects validate against its CRD schemas, the containers use the app's
+ * port, probe paths that answer 200 and settings the app reads, every NetworkPolicy selects the
+ * pods it is meant for, process-mode pods hold one sandbox, stop timeouts fit a graceful
+ * shutdown, images are pinned, and the Dockerfiles build what they copy.
  */
 @QuarkusTest
 class DeploymentManifestsIT {
 
     private static final YAMLMapper YAML = new YAMLMapper();
     private static final Path ROOT = Path.of("").toAbsolutePath();
+    private static final KubernetesSerialization KUBERNETES = new KubernetesSerialization();
 
     static List<JsonNode> documents(Path file) throws IOException {
         List<JsonNode> docs = new ArrayList<>();
@@ -65,7 +83,7 @@ class DeploymentManifestsIT {
         return files;
     }
 
-    /** What kustomize would apply for an overlay: its resources (recursively) plus its patches. */
+    /** What kustomize would apply for a directory: its resources (recursively) with its patches merged. */
     static List<JsonNode> kustomize(Path dir) throws IOException {
         JsonNode kustomization = documents(dir.resolve("kustomization.yaml")).get(0);
         List<JsonNode> out = new ArrayList<>();
@@ -77,9 +95,51 @@ class DeploymentManifestsIT {
         for (JsonNode patch : kustomization.path("patches")) {
             Path path = dir.resolve(patch.path("path").asText()).normalize();
             assertTrue(Files.isRegularFile(path), dir + " patches with " + path);
-            out.addAll(documents(path));
+            for (JsonNode doc : documents(path)) {
+                JsonNode target = out.stream()
+                        .filter(d -> d.path("kind").equals(doc.path("kind"))
+                                && d.at("/metadata/name").equals(doc.at("/metadata/name")))
+                        .findFirst()
+                        .orElseThrow(() -> new AssertionError(path + " patches nothing in " + dir));
+                mergePatch((ObjectNode) target, doc);
+            }
         }
         return out;
+    }
+
+    /** A strategic merge patch, for what our patches use: maps merge, containers/env by name, other lists append. */
+    private static void mergePatch(ObjectNode target, JsonNode patch) {
+        patch.fields().forEachRemaining(field -> {
+            JsonNode existing = target.get(field.getKey());
+            JsonNode value = field.getValue();
+            if (existing instanceof ObjectNode object && value.isObject()) {
+                mergePatch(object, value);
+            } else if (existing instanceof ArrayNode array && value.isArray()) {
+                for (JsonNode item : value) {
+                    JsonNode same = null;
+                    for (JsonNode candidate : array) {
+                        if (item.has("name") && candidate.path("name").equals(item.path("name"))) {
+                            same = candidate;
+                        }
+                    }
+                    if (same instanceof ObjectNode object && !field.getKey().equals("env")) {
+                        mergePatch(object, item);
+                    } else {
+                        if (same != null) {
+                            for (int i = 0; i < array.size(); i++) {
+                                if (array.get(i) == same) {
+                                    array.remove(i);
+                                    break;
+                                }
+                            }
+                        }
+                        array.add(item.deepCopy());
+                    }
+                }
+            } else {
+                target.set(field.getKey(), value.deepCopy());
+            }
+        });
     }
 
     /** Environment-variable forms of every sandbox.* setting, from the config mapping itself. */
@@ -129,82 +189,36 @@ class DeploymentManifestsIT {
         return Integer.parseInt(properties.getProperty("quarkus.http.port"));
     }
 
-    static List<JsonNode> containers(JsonNode doc) {
+    /** The pod specs of a document: a Pod's, a workload's template, a CronJob's, a SandboxTemplate's, Knative's. */
+    static List<JsonNode> podSpecs(JsonNode doc) {
         List<JsonNode> out = new ArrayList<>();
         JsonNode spec = doc.path("spec");
         for (JsonNode candidate : List.of(
-                spec.path("containers"),
-                spec.at("/template/spec/containers"),
-                spec.at("/jobTemplate/spec/template/spec/containers"))) {
-            candidate.forEach(out::add);
+                spec,
+                spec.at("/template/spec"),
+                spec.at("/jobTemplate/spec/template/spec"),
+                spec.at("/podTemplate/spec"))) {
+            if (candidate.has("containers")) {
+                out.add(candidate);
+            }
         }
         return out;
     }
 
-    @Test
-    void everyManifestParsesAndItsContainersMatchTheApp() throws Exception {
-        int port = appPort();
-        List<Path> files = yamlFiles();
-        assertEquals(13, files.size(), "k8s base, overlays, example, deploy: " + files);
-        Set<String> settings = sandboxVariables();
-        assertTrue(
-                settings.containsAll(Set.of(
-                        "SANDBOX_LIMITS_MEMORY",
-                        "SANDBOX_AUTH_TOKEN",
-                        "SANDBOX_ISOLATION",
-                        "SANDBOX_DEFAULT_WORKSPACE",
-                        "SANDBOX_OUTPUT_MAX_STREAM_BYTES")),
-                settings.toString());
-        assertFalse(settings.contains("SANDBOX_LIMITS"), "groups are not settings");
-        int checkedContainers = 0;
-        for (Path file : files) {
-            for (JsonNode doc : documents(file)) {
-                assertTrue(doc.has("apiVersion") || doc.has("resources"), file + ": " + doc);
-                for (JsonNode container : containers(doc)) {
-                    if (!container.path("image").asText().startsWith("interpreter-sandbox")) {
-                        continue; // the reaper's kubectl image
-                    }
-                    checkedContainers++;
-                    checkContainer(file, container, port, false);
-                }
+    /** Pod labels of a document's pod template (or a Pod's own). */
+    static JsonNode podLabels(JsonNode doc) {
+        if (doc.path("kind").asText().equals("Pod")) {
+            return doc.at("/metadata/labels");
+        }
+        for (String pointer : List.of(
+                "/spec/template/metadata/labels",
+                "/spec/jobTemplate/spec/template/metadata/labels",
+                "/spec/podTemplate/metadata/labels")) {
+            if (!doc.at(pointer).isMissingNode()) {
+                return doc.at(pointer);
             }
         }
-        assertTrue(checkedContainers >= 3, "deployment, pod-per-sandbox, knative");
-    }
-
-    /** Ports, probes, variables; with a full container also resources and the workspace volume. */
-    private void checkContainer(Path file, JsonNode container, int port, boolean complete) {
-        for (JsonNode p : container.path("ports")) {
-            assertEquals(port, p.path("containerPort").asInt(), file + " port");
-        }
-        for (String probe : List.of("startupProbe", "livenessProbe", "readinessProbe")) {
-            JsonNode get = container.path(probe).path("httpGet");
-            if (get.isMissingNode()) {
-                continue;
-            }
-            String path = get.path("path").asText();
-            given().get(path).then().statusCode(200);
-            assertTrue(path.startsWith("/q/health"), file + " " + probe + " uses a health endpoint: " + path);
-            JsonNode probePort = get.path("port");
-            assertTrue(
-                    probePort.isMissingNode() || probePort.asText().equals("http") || probePort.asInt() == port,
-                    file + " " + probe);
-        }
-        for (JsonNode variable : container.path("env")) {
-            assertReadByTheApp(variable.path("name").asText(), file.toString());
-        }
-        if (!complete) {
-            return;
-        }
-        long sandboxMemory = new MemorySizeConverter()
-                .convert(envValue(container, "SANDBOX_LIMITS_MEMORY", "1G"))
-                .asLongValue();
-        long podMemory = quantity(container.at("/resources/limits/memory").asText());
-        assertTrue(podMemory >= sandboxMemory + (256L << 20), file + ": pod memory covers the sandbox and the JVM");
-        double cpus = Double.parseDouble(envValue(container, "SANDBOX_LIMITS_CPUS", "1"));
-        assertTrue(
-                cpuQuantity(container.at("/resources/limits/cpu").asText()) >= cpus,
-                file + ": pod CPU covers the sandbox");
+        return YAML.createObjectNode();
     }
 
     static String envValue(JsonNode container, String name, String fallback) {
@@ -214,6 +228,210 @@ class DeploymentManifestsIT {
             }
         }
         return fallback;
+    }
+
+    /** The sets of manifests applied together: each overlay as kustomize renders it, and each standalone file. */
+    static Map<String, List<JsonNode>> manifestSets() throws IOException {
+        Map<String, List<JsonNode>> sets = new HashMap<>();
+        sets.put("k8s/overlays/runsc-in-pod", kustomize(ROOT.resolve("k8s/overlays/runsc-in-pod")));
+        sets.put("k8s/overlays/runtimeclass-gvisor", kustomize(ROOT.resolve("k8s/overlays/runtimeclass-gvisor")));
+        List<JsonNode> agent = kustomize(ROOT.resolve("k8s/agent-sandbox"));
+        agent.addAll(documents(ROOT.resolve("k8s/agent-sandbox/sandbox-claim.yaml")));
+        sets.put("k8s/agent-sandbox", agent);
+        sets.put("k8s/examples/pod-per-sandbox.yaml", documents(ROOT.resolve("k8s/examples/pod-per-sandbox.yaml")));
+        sets.put("deploy/knative-service.yaml", documents(ROOT.resolve("deploy/knative-service.yaml")));
+        sets.put("k8s/runtimeclass/gvisor.yaml", documents(ROOT.resolve("k8s/runtimeclass/gvisor.yaml")));
+        return sets;
+    }
+
+    @Test
+    void everyKubernetesObjectParsesStrictlyAsItsTypeAndAgentSandboxObjectsMatchTheCrds() throws Exception {
+        List<Path> files = yamlFiles();
+        int typed = 0;
+        int custom = 0;
+        for (Path file : files) {
+            for (JsonNode doc : documents(file)) {
+                String kind = doc.path("kind").asText();
+                if (kind.equals("Kustomization")) {
+                    continue;
+                }
+                assertTrue(doc.has("apiVersion"), file + ": " + doc);
+                if (doc.path("apiVersion").asText().contains("agents.x-k8s.io")) {
+                    assertValid(file, doc);
+                    custom++;
+                    continue;
+                }
+                Object parsed = KUBERNETES.unmarshal(YAML.writeValueAsString(doc));
+                assertTrue(parsed instanceof HasMetadata, file + ": not a Kubernetes object: " + kind);
+                if (parsed instanceof GenericKubernetesResource) {
+                    assertEquals(
+                            "serving.knative.dev/v1", doc.path("apiVersion").asText(), file + ": unknown kind " + kind);
+                    continue; // Knative's Service: checked field by field below
+                }
+                List<String> unknown = new ArrayList<>();
+                unknownFields(parsed, kind, unknown, new IdentityHashMap<>());
+                assertEquals(List.of(), unknown, file + ": fields Kubernetes does not know");
+                typed++;
+            }
+        }
+        assertTrue(typed >= 20, "typed objects checked: " + typed);
+        assertEquals(3, custom, "SandboxTemplate, SandboxWarmPool, SandboxClaim");
+    }
+
+    /** Every field a typed fabric8 object did not map (its additionalProperties), by path. */
+    private static void unknownFields(Object object, String path, List<String> unknown, Map<Object, Boolean> seen)
+            throws InvocationTargetException, IllegalAccessException {
+        if (object == null || seen.containsKey(object)) {
+            return;
+        }
+        if (object instanceof Collection<?> items) {
+            int i = 0;
+            for (Object item : items) {
+                unknownFields(item, path + "[" + i++ + "]", unknown, seen);
+            }
+            return;
+        }
+        if (object instanceof Map<?, ?> map) {
+            for (Map.Entry<?, ?> entry : map.entrySet()) {
+                unknownFields(entry.getValue(), path + "." + entry.getKey(), unknown, seen);
+            }
+            return;
+        }
+        if (!object.getClass().getName().startsWith("io.fabric8.kubernetes.api.model")) {
+            return;
+        }
+        seen.put(object, true);
+        for (Method method : object.getClass().getMethods()) {
+            if (method.getParameterCount() != 0 || Modifier.isStatic(method.getModifiers())) {
+                continue;
+            }
+            String name = method.getName();
+            if (name.equals("getAdditionalProperties")) {
+                Map<?, ?> extra = (Map<?, ?>) method.invoke(object);
+                if (extra != null && !extra.isEmpty()) {
+                    unknown.add(path + ": " + extra.keySet());
+                }
+            } else if (name.startsWith("get") && !name.equals("getClass")) {
+                unknownFields(method.invoke(object), path + "." + name.substring(3), unknown, seen);
+            }
+        }
+    }
+
+    private static final Map<String, JsonSchema> SCHEMAS = new HashMap<>();
+
+    /** Validates an agent-sandbox object against its CRD's schema, with unknown fields refused. */
+    private static void assertValid(Path file, JsonNode doc) throws IOException {
+        String kind = doc.path("kind").asText();
+        JsonSchema schema = SCHEMAS.computeIfAbsent(kind, DeploymentManifestsIT::schemaOf);
+        Set<ValidationMessage> errors = schema.validate(new ObjectMapper().valueToTree(doc));
+        assertEquals(Set.of(), errors, file + ": " + kind + " does not match the agent-sandbox CRD");
+    }
+
+    private static JsonSchema schemaOf(String kind) {
+        try (Stream<Path> crds = Files.list(Path.of("src/test/resources/agent-sandbox-crds"))) {
+            for (Path crd : crds.filter(p -> p.toString().endsWith(".yaml")).toList()) {
+                JsonNode definition = documents(crd).get(0);
+                if (!definition.at("/spec/names/kind").asText().equals(kind)) {
+                    continue;
+                }
+                for (JsonNode version : definition.at("/spec/versions")) {
+                    if (version.path("name").asText().equals("v1beta1")) {
+                        JsonNode schema = version.at("/schema/openAPIV3Schema").deepCopy();
+                        closeObjects(schema);
+                        return JsonSchemaFactory.getInstance(SpecVersion.VersionFlag.V7)
+                                .getSchema(schema);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        throw new AssertionError("no CRD for " + kind);
+    }
+
+    /**
+     * The API server prunes fields a structural schema does not name, silently: refusing them here
+     * is what catches a misspelled field.
+     */
+    private static void closeObjects(JsonNode schema) {
+        if (schema instanceof ObjectNode object) {
+            if (object.has("properties")
+                    && !object.has("additionalProperties")
+                    && !object.path("x-kubernetes-preserve-unknown-fields").asBoolean(false)) {
+                object.put("additionalProperties", false);
+            }
+            object.elements().forEachRemaining(DeploymentManifestsIT::closeObjects);
+        } else if (schema instanceof ArrayNode array) {
+            array.forEach(DeploymentManifestsIT::closeObjects);
+        }
+    }
+
+    @Test
+    void everyContainerUsesTheAppsPortProbesAndSettingsAndFitsItsSandboxes() throws Exception {
+        int port = appPort();
+        int checked = 0;
+        for (Map.Entry<String, List<JsonNode>> set : manifestSets().entrySet()) {
+            for (JsonNode doc : set.getValue()) {
+                for (JsonNode pod : podSpecs(doc)) {
+                    for (JsonNode container : pod.path("containers")) {
+                        checkContainer(set.getKey(), container, port);
+                        checked++;
+                    }
+                }
+            }
+        }
+        assertTrue(checked >= 6, "fleet, single, agent-sandbox, per-client pod and reaper, knative: " + checked);
+    }
+
+    /** Ports, probes, variables, and for the service's containers resources that fit the sandboxes. */
+    private void checkContainer(String where, JsonNode container, int port) {
+        String image = container.path("image").asText();
+        assertTrue(
+                image.matches("[a-z0-9./-]+:[A-Za-z0-9._-]+") && !image.endsWith(":latest"),
+                where + ": pinned " + image);
+        for (JsonNode variable : container.path("env")) {
+            assertReadByTheApp(variable.path("name").asText(), where);
+        }
+        if (!image.startsWith("interpreter-sandbox:")) {
+            return;
+        }
+        assertEquals("interpreter-sandbox:" + projectVersion(), image, where + ": the image of this version");
+        if (container.has("command")) {
+            return; // the reaper: our image, another program
+        }
+        for (JsonNode p : container.path("ports")) {
+            assertEquals(port, p.path("containerPort").asInt(), where + " port");
+        }
+        for (String probe : List.of("startupProbe", "livenessProbe", "readinessProbe")) {
+            JsonNode get = container.path(probe).path("httpGet");
+            if (get.isMissingNode()) {
+                assertEquals("startupProbe", probe, where + " has a " + probe);
+                continue;
+            }
+            String path = get.path("path").asText();
+            given().get(path).then().statusCode(200);
+            assertTrue(path.startsWith("/q/health"), where + " " + probe + " uses a health endpoint: " + path);
+        }
+        long sandboxMemory = new MemorySizeConverter()
+                .convert(envValue(container, "SANDBOX_LIMITS_MEMORY", "1G"))
+                .asLongValue();
+        long podMemory = quantity(container.at("/resources/limits/memory").asText());
+        long budget = podMemory / 100 * 80;
+        assertTrue(budget >= sandboxMemory, where + ": 80 % of the pod's memory holds one sandbox");
+        double cpus = Double.parseDouble(envValue(container, "SANDBOX_LIMITS_CPUS", "1"));
+        assertTrue(cpuQuantity(container.at("/resources/limits/cpu").asText()) >= cpus, where + ": CPU for a sandbox");
+    }
+
+    private static String projectVersion() {
+        try {
+            Matcher version = Pattern.compile(
+                            "<artifactId>interpreter-sandbox</artifactId>\\s*<version>([^<]+)</version>")
+                    .matcher(Files.readString(ROOT.resolve("pom.xml")));
+            assertTrue(version.find());
+            return version.group(1).replace("-SNAPSHOT", "");
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     static long quantity(String value) {
@@ -234,175 +452,182 @@ class DeploymentManifestsIT {
                 : Double.parseDouble(value);
     }
 
-    /** Merges the overlay's Deployment patch over the base the way kustomize would, for the fields we check. */
-    static JsonNode deployment(List<JsonNode> docs) {
-        JsonNode base = null;
-        List<JsonNode> patches = new ArrayList<>();
-        for (JsonNode doc : docs) {
-            if (doc.path("kind").asText().equals("Deployment")) {
-                if (base == null) {
-                    base = doc.deepCopy();
-                } else {
-                    patches.add(doc);
+    @Test
+    void everyNetworkPolicySelectsThePodsOfItsSetAndEveryPodIsCovered() throws Exception {
+        for (Map.Entry<String, List<JsonNode>> set : manifestSets().entrySet()) {
+            List<JsonNode> pods = new ArrayList<>();
+            List<JsonNode> policies = new ArrayList<>();
+            boolean managedByTemplate = false;
+            for (JsonNode doc : set.getValue()) {
+                if (doc.path("kind").asText().equals("NetworkPolicy")) {
+                    policies.add(doc.at("/spec/podSelector/matchLabels"));
+                } else if (!podSpecs(doc).isEmpty()) {
+                    pods.add(podLabels(doc));
+                    managedByTemplate |= doc.path("kind").asText().equals("SandboxTemplate")
+                            && doc.at("/spec/networkPolicyManagement").asText().equals("Managed")
+                            && doc.at("/spec/networkPolicy").isObject();
                 }
+            }
+            for (JsonNode selector : policies) {
+                assertFalse(selector.isEmpty(), set.getKey() + ": a policy for every pod of the namespace");
+                assertTrue(
+                        pods.stream().anyMatch(labels -> selects(selector, labels)),
+                        set.getKey() + ": " + selector + " selects none of " + pods);
+            }
+            for (JsonNode labels : pods) {
+                assertTrue(
+                        managedByTemplate || policies.stream().anyMatch(selector -> selects(selector, labels)),
+                        set.getKey() + ": no NetworkPolicy covers pods labelled " + labels);
             }
         }
-        assertTrue(base != null, "a Deployment");
-        var container = (ObjectNode) base.at("/spec/template/spec/containers/0");
-        var podSpec = (ObjectNode) base.at("/spec/template/spec");
-        for (JsonNode patch : patches) {
-            JsonNode patchSpec = patch.at("/spec/template/spec");
-            patchSpec.fields().forEachRemaining(f -> {
-                if (!f.getKey().equals("containers") && !f.getKey().equals("volumes")) {
-                    podSpec.set(f.getKey(), f.getValue());
-                }
-            });
-            if (patchSpec.path("volumes").isArray()) {
-                podSpec.withArray("volumes")
-                        .addAll((ArrayNode) patchSpec.get("volumes").deepCopy());
+    }
+
+    private static boolean selects(JsonNode selector, JsonNode labels) {
+        var fields = selector.fields();
+        while (fields.hasNext()) {
+            var field = fields.next();
+            if (!labels.path(field.getKey()).equals(field.getValue())) {
+                return false;
             }
-            JsonNode patchContainer = patchSpec.path("containers").path(0);
-            var env = container.withArray("env");
-            for (JsonNode variable : patchContainer.path("env")) {
-                for (int i = env.size() - 1; i >= 0; i--) {
-                    if (env.get(i).path("name").equals(variable.path("name"))) {
-                        env.remove(i);
+        }
+        return true;
+    }
+
+    @Test
+    void processModePodsHoldOneSandboxAndNoPoolAndOnlyTheFleetForwards() throws Exception {
+        int processMode = 0;
+        for (Map.Entry<String, List<JsonNode>> set : manifestSets().entrySet()) {
+            for (JsonNode doc : set.getValue()) {
+                for (JsonNode pod : podSpecs(doc)) {
+                    JsonNode container = pod.path("containers").path(0);
+                    if (!envValue(container, "SANDBOX_ISOLATION", "runsc").equals("process")) {
+                        continue;
                     }
+                    processMode++;
+                    assertEquals("1", envValue(container, "SANDBOX_SANDBOXES_MAX_COUNT", "200"), set.getKey());
+                    assertEquals("0", envValue(container, "SANDBOX_SANDBOXES_POOL_SIZE", "2"), set.getKey());
+                    assertEquals(
+                            "", envValue(container, "SANDBOX_CLUSTER_PEER_URL", ""), set.getKey() + ": not a fleet");
+                    assertEquals("gvisor", pod.path("runtimeClassName").asText(), set.getKey());
                 }
-                env.add(variable);
-            }
-            if (patchContainer.has("securityContext")) {
-                container.set("securityContext", patchContainer.get("securityContext"));
-            }
-            if (patchContainer.path("volumeMounts").isArray()) {
-                container.withArray("volumeMounts").addAll((ArrayNode)
-                        patchContainer.get("volumeMounts").deepCopy());
             }
         }
-        return base;
-    }
+        assertEquals(4, processMode, "single, agent-sandbox, per-client, knative");
 
-    @Test
-    void runscInPodOverlayIsPrivilegedWithTheCgroupTree() throws Exception {
-        List<JsonNode> docs = kustomize(ROOT.resolve("k8s/overlays/runsc-in-pod"));
-        JsonNode deployment = deployment(docs);
-        JsonNode container = deployment.at("/spec/template/spec/containers/0");
-        assertEquals("runsc", envValue(container, "SANDBOX_ISOLATION", ""));
-        assertTrue(container.at("/securityContext/privileged").asBoolean());
-        assertTrue(container.path("volumeMounts").toString().contains("/sys/fs/cgroup"));
-        checkContainer(Path.of("runsc-in-pod"), container, appPort(), true);
-        checkCompanions(docs, deployment);
-    }
-
-    @Test
-    void runtimeClassOverlayIsUnprivilegedProcessModeWithAReadOnlyRoot() throws Exception {
-        List<JsonNode> docs = kustomize(ROOT.resolve("k8s/overlays/runtimeclass-gvisor"));
-        JsonNode runtimeClass = docs.stream()
-                .filter(d -> d.path("kind").asText().equals("RuntimeClass"))
+        JsonNode fleet = kustomize(ROOT.resolve("k8s/overlays/runsc-in-pod")).stream()
+                .filter(d -> d.path("kind").asText().equals("StatefulSet"))
                 .findFirst()
                 .orElseThrow();
-        assertEquals("gvisor", runtimeClass.at("/metadata/name").asText());
-        assertEquals("runsc", runtimeClass.path("handler").asText());
-        JsonNode deployment = deployment(docs);
-        JsonNode pod = deployment.at("/spec/template/spec");
-        assertEquals("gvisor", pod.path("runtimeClassName").asText());
-        assertTrue(pod.at("/securityContext/runAsNonRoot").asBoolean());
-        JsonNode container = pod.path("containers").path(0);
-        assertEquals("process", envValue(container, "SANDBOX_ISOLATION", ""));
-        assertTrue(container.at("/securityContext/readOnlyRootFilesystem").asBoolean());
-        assertFalse(container.at("/securityContext/privileged").asBoolean(false));
+        JsonNode container = fleet.at("/spec/template/spec/containers/0");
+        String peers = fleet.at("/spec/serviceName").asText();
         assertEquals(
-                "[\"ALL\"]", container.at("/securityContext/capabilities/drop").toString());
-        checkContainer(Path.of("runtimeclass-gvisor"), container, appPort(), true);
-        assertSameVolume(
-                container,
-                envValue(container, "SANDBOX_STATE_DIR", ""),
-                envValue(container, "SANDBOX_DEFAULT_WORKSPACE", ""));
-        checkCompanions(docs, deployment);
+                "http://{instance}." + peers + ":" + appPort(), envValue(container, "SANDBOX_CLUSTER_PEER_URL", ""));
+        assertEquals("$(POD_NAME)", envValue(container, "SANDBOX_CLUSTER_INSTANCE", ""), "each pod is its instance");
+        JsonNode headless = kustomize(ROOT.resolve("k8s/overlays/runsc-in-pod")).stream()
+                .filter(d -> d.path("kind").asText().equals("Service")
+                        && d.at("/metadata/name").asText().equals(peers))
+                .findFirst()
+                .orElseThrow();
+        assertEquals("None", headless.at("/spec/clusterIP").asText());
+        assertTrue(headless.at("/spec/publishNotReadyAddresses").asBoolean(), "every existing pod resolves");
+        assertEquals(
+                "state", fleet.at("/spec/volumeClaimTemplates/0/metadata/name").asText(), "a volume per pod");
     }
 
-    /** The default workspace must be on the state directory's filesystem: one volume holds both. */
-    static void assertSameVolume(JsonNode container, String stateDir, String workspace) {
-        String stateMount = mountOf(container, stateDir);
-        assertEquals(stateMount, mountOf(container, workspace), "state dir and workspace on one volume");
+    /** Seconds a graceful stop may take with a container's settings: grace, saving (when durable), 10 s. */
+    static long stopSeconds(JsonNode container) {
+        DurationConverter durations = new DurationConverter();
+        long grace = durations
+                .convert(envValue(container, "SANDBOX_SHUTDOWN_GRACE", "20s"))
+                .toSeconds();
+        boolean durable = Boolean.parseBoolean(envValue(container, "SANDBOX_SANDBOXES_DURABLE", "true"));
+        long save = durable
+                ? durations
+                        .convert(envValue(container, "SANDBOX_SHUTDOWN_SAVE_TIMEOUT", "60s"))
+                        .toSeconds()
+                : 0;
+        return grace + save + 10;
     }
 
-    private static String mountOf(JsonNode container, String path) {
+    @Test
+    void everyPodGivesAGracefulStopItsTimeAndOnlyVolumesThatLastHoldDurableSandboxes() throws Exception {
+        for (Map.Entry<String, List<JsonNode>> set : manifestSets().entrySet()) {
+            for (JsonNode doc : set.getValue()) {
+                for (JsonNode pod : podSpecs(doc)) {
+                    JsonNode container = pod.path("containers").path(0);
+                    if (!container.path("image").asText().startsWith("interpreter-sandbox:")
+                            || container.has("command")) {
+                        continue;
+                    }
+                    if (!doc.path("apiVersion").asText().startsWith("serving.knative.dev")) {
+                        long needed = stopSeconds(container);
+                        assertTrue(
+                                pod.path("terminationGracePeriodSeconds").asLong(30) >= needed,
+                                set.getKey() + ": terminationGracePeriodSeconds < " + needed);
+                    }
+                    boolean durable = Boolean.parseBoolean(envValue(container, "SANDBOX_SANDBOXES_DURABLE", "true"));
+                    String state = envValue(container, "SANDBOX_STATE_DIR", "/var/lib/interpreter-sandbox");
+                    String volume = volumeOf(container, state);
+                    boolean emptyDir = false;
+                    for (JsonNode v : pod.path("volumes")) {
+                        emptyDir |= v.path("name").asText().equals(volume) && v.has("emptyDir");
+                    }
+                    assertFalse(
+                            durable && emptyDir,
+                            set.getKey() + ": durable sandboxes on an emptyDir are lost with the pod");
+                    String workspace = envValue(container, "SANDBOX_DEFAULT_WORKSPACE", "");
+                    if (!workspace.isEmpty()) {
+                        assertEquals(
+                                volume,
+                                volumeOf(container, workspace),
+                                set.getKey() + ": workspace and state on one volume");
+                    }
+                }
+            }
+        }
+        String unit = Files.readString(ROOT.resolve("deploy/interpreter-sandbox.service"));
+        Matcher stop = Pattern.compile("(?m)^TimeoutStopSec=(\\d+)$").matcher(unit);
+        assertTrue(stop.find(), "the unit sets TimeoutStopSec");
+        assertTrue(Long.parseLong(stop.group(1)) >= stopSeconds(YAML.createObjectNode()), "TimeoutStopSec");
+        assertTrue(unit.contains("StateDirectory=interpreter-sandbox"), "the state outlives the service");
+    }
+
+    private static String volumeOf(JsonNode container, String path) {
         String best = null;
+        String name = null;
         for (JsonNode mount : container.path("volumeMounts")) {
             String at = mount.path("mountPath").asText();
             if ((path.equals(at) || path.startsWith(at + "/")) && (best == null || at.length() > best.length())) {
                 best = at;
+                name = mount.path("name").asText();
             }
         }
-        assertTrue(best != null, path + " is on a volume");
-        return best;
-    }
-
-    private void checkCompanions(List<JsonNode> docs, JsonNode deployment) {
-        JsonNode labels = deployment.at("/spec/template/metadata/labels");
-        String name = deployment.at("/metadata/name").asText();
-        Set<String> kinds = new HashSet<>();
-        for (JsonNode doc : docs) {
-            String kind = doc.path("kind").asText();
-            kinds.add(kind);
-            switch (kind) {
-                case "Service" -> assertEquals(labels, doc.at("/spec/selector"));
-                case "PodDisruptionBudget", "NetworkPolicy" -> {
-                    JsonNode selector = kind.equals("NetworkPolicy")
-                            ? doc.at("/spec/podSelector/matchLabels")
-                            : doc.at("/spec/selector/matchLabels");
-                    assertEquals(labels, selector, kind);
-                }
-                case "HorizontalPodAutoscaler" ->
-                    assertEquals(name, doc.at("/spec/scaleTargetRef/name").asText());
-                default -> {}
-            }
-            if (kind.equals("NetworkPolicy")) {
-                assertTrue(doc.at("/spec/policyTypes").toString().contains("Egress"));
-                assertEquals(0, doc.at("/spec/egress").size(), "no egress at all");
-            }
-        }
-        assertTrue(
-                kinds.containsAll(Set.of(
-                        "Deployment", "Service", "PodDisruptionBudget", "NetworkPolicy", "HorizontalPodAutoscaler")),
-                kinds.toString());
+        assertTrue(name != null, path + " is on a volume");
+        return name;
     }
 
     @Test
-    void podPerSandboxExampleAndKnativeServiceKeepStateAndWorkspaceTogether() throws Exception {
-        List<JsonNode> example = documents(ROOT.resolve("k8s/examples/pod-per-sandbox.yaml"));
-        JsonNode pod = example.get(0);
-        JsonNode service = example.get(1);
-        assertEquals(
-                pod.at("/metadata/labels/interpreter-sandbox~1id"),
-                service.at("/spec/selector/interpreter-sandbox~1id"));
-        JsonNode container = pod.at("/spec/containers/0");
-        checkContainer(Path.of("pod-per-sandbox"), container, appPort(), true);
-        assertSameVolume(
-                container,
-                envValue(container, "SANDBOX_STATE_DIR", ""),
-                envValue(container, "SANDBOX_DEFAULT_WORKSPACE", ""));
-        assertTrue(example.toString().contains("last_activity"), "the idle reaper reads GET /'s last_activity");
-
+    void knativeServiceIsValidForKnativesDefaults() throws Exception {
         JsonNode knative =
                 documents(ROOT.resolve("deploy/knative-service.yaml")).get(0);
-        assertEquals("serving.knative.dev/v1", knative.path("apiVersion").asText());
+        JsonNode spec = knative.at("/spec/template/spec");
+        assertTrue(spec.path("timeoutSeconds").asInt() <= 600, "max-revision-timeout-seconds is 600 by default");
         assertEquals(
-                "0",
-                knative.at("/spec/template/metadata/annotations/autoscaling.knative.dev~1min-scale")
-                        .asText());
-        JsonNode knativeContainer = knative.at("/spec/template/spec/containers/0");
-        checkContainer(Path.of("knative"), knativeContainer, appPort(), true);
-        assertSameVolume(
-                knativeContainer,
-                envValue(knativeContainer, "SANDBOX_STATE_DIR", ""),
-                envValue(knativeContainer, "SANDBOX_DEFAULT_WORKSPACE", ""));
+                "1",
+                knative.at("/spec/template/metadata/annotations/autoscaling.knative.dev~1max-scale")
+                        .asText(),
+                "one pod: one tenant's sandbox");
+        long maxTimeout = new DurationConverter()
+                .convert(envValue(spec.at("/containers/0"), "SANDBOX_EXECUTE_MAX_TIMEOUT", "1h"))
+                .toSeconds();
+        assertTrue(maxTimeout < spec.path("timeoutSeconds").asInt(), "an execution ends before Knative cuts it");
     }
 
     @Test
-    void dockerfilesNameFilesThatExistAndServeTheAppPort() throws Exception {
+    void dockerfilesBuildWhatTheyCopyAndRunTheAppUnderTini() throws Exception {
         int port = appPort();
+        String pom = Files.readString(ROOT.resolve("pom.xml"));
+        String installed = Files.readString(ROOT.resolve("deploy/install-runtime.sh"));
         for (Path dockerfile :
                 List.of(ROOT.resolve("Dockerfile.native"), ROOT.resolve("src/main/docker/Dockerfile.jvm"))) {
             String text = Files.readString(dockerfile).replace("\\\n", " ");
@@ -410,21 +635,33 @@ class DeploymentManifestsIT {
                     .map(String::strip)
                     .filter(l -> !l.isEmpty() && !l.startsWith("#"))
                     .toList();
-            assertTrue(instructions.get(0).startsWith("FROM "), dockerfile.toString());
+            for (String from :
+                    instructions.stream().filter(l -> l.startsWith("FROM ")).toList()) {
+                String image = from.split("\\s+")[1];
+                assertTrue(image.contains(":") && !image.endsWith(":latest"), dockerfile + ": pinned " + image);
+            }
             assertTrue(instructions.contains("EXPOSE " + port), dockerfile + " exposes " + port);
+            String entrypoint = instructions.stream()
+                    .filter(l -> l.startsWith("ENTRYPOINT"))
+                    .findFirst()
+                    .orElseThrow();
+            assertTrue(entrypoint.startsWith("ENTRYPOINT [\"/usr/bin/tini\", \"--\""), dockerfile + ": tini is PID 1");
+            assertTrue(
+                    installed.contains(" tini") && installed.contains("test -x /usr/bin/tini"), "the image has tini");
             String healthcheck = instructions.stream()
                     .filter(l -> l.startsWith("HEALTHCHECK"))
                     .findFirst()
                     .orElseThrow();
+            assertTrue(
+                    healthcheck.contains("\"python3\"") && installed.contains(" python3 "),
+                    dockerfile + ": its check runs");
             assertTrue(healthcheck.contains("http://127.0.0.1:" + port + "/'"), dockerfile + ": HEALTHCHECK on GET /");
-            assertTrue(text.contains("bookworm"), dockerfile + ": Debian bookworm runtime");
             for (String line : instructions) {
                 if (line.startsWith("COPY ") && !line.contains("--from=")) {
                     String[] parts = line.replaceAll("--chown=\\S+", "").trim().split("\\s+");
                     for (int i = 1; i < parts.length - 1; i++) {
-                        Path source = ROOT.resolve(parts[i]);
                         assertTrue(
-                                parts[i].startsWith("target/") || Files.exists(source),
+                                parts[i].startsWith("target/") || Files.exists(ROOT.resolve(parts[i])),
                                 dockerfile + " copies " + parts[i]);
                     }
                 }
@@ -436,96 +673,40 @@ class DeploymentManifestsIT {
                 }
             }
         }
+        // The native image: the build's -Dnative turns on the pom's native profile, which makes target/*-runner.
         String nativeFile = Files.readString(ROOT.resolve("Dockerfile.native"));
-        assertTrue(nativeFile.contains("-Dnative") && nativeFile.contains("mandrel"), "a Mandrel native build stage");
-        assertTrue(nativeFile.contains("/code/target/*-runner"), "copies the native runner");
-    }
-
-    /**
-     * Seconds a graceful stop may take with a container's settings: the running executions' grace,
-     * then (when sandboxes are durable) saving them all, then 10 s for the JVM.
-     */
-    static long stopSeconds(JsonNode container) {
-        DurationConverter durations = new DurationConverter();
-        long grace = durations
-                .convert(envValue(container, "SANDBOX_SHUTDOWN_GRACE", setting("sandbox.shutdown.grace")))
-                .toSeconds();
-        boolean durable = Boolean.parseBoolean(
-                envValue(container, "SANDBOX_SANDBOXES_DURABLE", setting("sandbox.sandboxes.durable")));
-        long save = durable
-                ? durations
-                        .convert(envValue(
-                                container, "SANDBOX_SHUTDOWN_SAVE_TIMEOUT", setting("sandbox.shutdown.save-timeout")))
-                        .toSeconds()
-                : 0;
-        return grace + save + 10;
-    }
-
-    /** A setting's default (the prod profile's value, not the test profile's). */
-    private static String setting(String name) {
-        return switch (name) {
-            case "sandbox.shutdown.grace" -> "20s";
-            case "sandbox.shutdown.save-timeout" -> "60s";
-            case "sandbox.sandboxes.durable" -> "true";
-            default -> throw new IllegalArgumentException(name);
-        };
+        assertTrue(nativeFile.contains("./mvnw -B package -Dnative") && nativeFile.contains("mandrel"));
+        assertTrue(nativeFile.contains("COPY --from=build /code/target/*-runner"));
+        Matcher profile = Pattern.compile(
+                        "<id>native</id>\\s*<activation>\\s*<property>\\s*<name>native</name>[\\s\\S]*?"
+                                + "<quarkus.native.enabled>true</quarkus.native.enabled>")
+                .matcher(pom);
+        assertTrue(profile.find(), "-Dnative activates a profile that sets quarkus.native.enabled");
+        // The JVM image copies what ./mvnw package makes here.
+        assertTrue(Files.exists(ROOT.resolve("target/quarkus-app/quarkus-run.jar")));
+        String ci = Files.readString(ROOT.resolve(".ci/run"));
+        assertTrue(ci.contains("-Dnative -Dquarkus.native.sources-only=true"), "CI checks the native build's inputs");
     }
 
     @Test
-    void everyPodGivesAGracefulStopItsTimeAndEmptyDirStateIsNotKept() throws Exception {
-        List<JsonNode> pods = new ArrayList<>();
-        for (Path overlay :
-                List.of(ROOT.resolve("k8s/overlays/runsc-in-pod"), ROOT.resolve("k8s/overlays/runtimeclass-gvisor"))) {
-            pods.add(deployment(kustomize(overlay)).at("/spec/template/spec"));
-        }
-        pods.add(documents(ROOT.resolve("k8s/examples/pod-per-sandbox.yaml"))
-                .get(0)
-                .path("spec"));
-        for (JsonNode pod : pods) {
-            JsonNode container = pod.path("containers").path(0);
-            long needed = stopSeconds(container);
-            assertTrue(
-                    pod.path("terminationGracePeriodSeconds").asLong(30) >= needed,
-                    "terminationGracePeriodSeconds " + pod.path("terminationGracePeriodSeconds") + " < " + needed);
-            assertStateKeptOnlyWhereItLasts(pod, container);
-        }
-        JsonNode knative =
-                documents(ROOT.resolve("deploy/knative-service.yaml")).get(0).at("/spec/template/spec");
-        assertStateKeptOnlyWhereItLasts(knative, knative.path("containers").path(0));
-
+    void systemdUnitRunsTheJavaTheInstallScriptChose() throws Exception {
         String unit = Files.readString(ROOT.resolve("deploy/interpreter-sandbox.service"));
-        Matcher stop = Pattern.compile("(?m)^TimeoutStopSec=(\\d+)$").matcher(unit);
-        assertTrue(stop.find(), "the unit sets TimeoutStopSec");
-        assertTrue(Long.parseLong(stop.group(1)) >= stopSeconds(YAML.createObjectNode()), "TimeoutStopSec");
-        assertTrue(unit.contains("StateDirectory=interpreter-sandbox"), "the state outlives the service");
-    }
-
-    /** Durable sandboxes need a state directory that outlives the pod; an emptyDir does not. */
-    private static void assertStateKeptOnlyWhereItLasts(JsonNode pod, JsonNode container) {
-        String stateDir = envValue(container, "SANDBOX_STATE_DIR", "/var/lib/interpreter-sandbox");
-        String mount = mountOf(container, stateDir);
-        String volumeName = null;
-        for (JsonNode m : container.path("volumeMounts")) {
-            if (m.path("mountPath").asText().equals(mount)) {
-                volumeName = m.path("name").asText();
-            }
+        String install = Files.readString(ROOT.resolve("deploy/install-runtime.sh"));
+        Matcher exec = Pattern.compile("(?m)^ExecStart=(\\S+) .*quarkus-app/quarkus-run.jar$")
+                .matcher(unit);
+        assertTrue(exec.find(), unit);
+        assertTrue(
+                install.contains("ln -sfn \"$java_bin\" " + exec.group(1)),
+                "install-runtime.sh links " + exec.group(1));
+        if (Files.exists(Path.of(exec.group(1)))) { // this host ran install-runtime.sh (CI does)
+            Process version = new ProcessBuilder(exec.group(1), "-version")
+                    .redirectErrorStream(true)
+                    .start();
+            assertTrue(version.waitFor(30, TimeUnit.SECONDS));
+            assertTrue(new String(version.getInputStream().readAllBytes()).contains("version \"17")
+                    || version.exitValue() == 0);
         }
-        boolean emptyDir = false;
-        for (JsonNode volume : pod.path("volumes")) {
-            if (volume.path("name").asText().equals(volumeName) && volume.has("emptyDir")) {
-                emptyDir = true;
-            }
-        }
-        boolean durable = Boolean.parseBoolean(
-                envValue(container, "SANDBOX_SANDBOXES_DURABLE", setting("sandbox.sandboxes.durable")));
-        assertFalse(durable && emptyDir, "durable sandboxes on an emptyDir (" + volumeName + ") are lost with the pod");
-    }
-
-    @Test
-    void systemdUnitRunsThePackagedAppWithRealSettings() throws Exception {
-        String unit = Files.readString(ROOT.resolve("deploy/interpreter-sandbox.service"));
-        assertTrue(unit.contains("ExecStart=/usr/bin/java") && unit.contains("quarkus-app/quarkus-run.jar"));
-        assertTrue(unit.contains("Delegate=yes"), "runsc places sandboxes in cgroups");
+        assertTrue(unit.contains("Delegate=yes") && unit.contains("KillMode=mixed"));
         Matcher m = Pattern.compile("(?m)^Environment=([A-Z_][A-Z0-9_]*)=").matcher(unit);
         int found = 0;
         while (m.find()) {
@@ -533,5 +714,29 @@ class DeploymentManifestsIT {
             found++;
         }
         assertTrue(found > 0);
+        String rootfs = Files.readString(ROOT.resolve("deploy/build-rootfs.sh"));
+        assertTrue(
+                rootfs.indexOf("apt-get update") >= 0
+                        && rootfs.indexOf("apt-get update")
+                                < rootfs.indexOf("apt-get install -y -q --no-install-recommends debootstrap"),
+                "the package lists are fresh before debootstrap is installed");
+    }
+
+    @Test
+    void podPerSandboxReaperReapsIdleAndBrokenPods() throws Exception {
+        JsonNode configMap = documents(ROOT.resolve("k8s/examples/pod-per-sandbox.yaml")).stream()
+                .filter(d -> d.path("kind").asText().equals("ConfigMap"))
+                .findFirst()
+                .orElseThrow();
+        Path script = Files.createTempFile("reaper", ".py");
+        Files.writeString(script, configMap.at("/data/reaper.py").asText());
+        Process test = new ProcessBuilder("/usr/bin/python3", "src/test/python/test_idle_reaper.py", script.toString())
+                .redirectErrorStream(true)
+                .start();
+        String output = new String(test.getInputStream().readAllBytes());
+        assertTrue(test.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, test.exitValue(), output);
+        assertTrue(output.contains("Ran 3 tests"), output);
+        Files.delete(script);
     }
 }
