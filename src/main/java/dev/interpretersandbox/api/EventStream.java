@@ -2,6 +2,7 @@ package dev.interpretersandbox.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.util.ByteArrayBuilder;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.error.SandboxException;
 import dev.interpretersandbox.sandbox.Event;
@@ -9,6 +10,7 @@ import dev.interpretersandbox.sandbox.EventSink;
 import dev.interpretersandbox.sandbox.Execution;
 import dev.interpretersandbox.sandbox.ExecutionResult;
 import dev.interpretersandbox.sandbox.ExecutionStatus;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -144,16 +146,33 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
 
     @Override
     public void event(Event event) {
-        String json = json(event);
+        boolean first;
         synchronized (this) {
-            switch (format) {
-                case JSON -> enqueue(firstEvent ? json : "," + json);
-                case NDJSON -> enqueue(json);
-                case SSE -> enqueue("event: " + event.type() + "\ndata: " + json + "\n");
-            }
+            first = firstEvent;
             firstEvent = false;
         }
+        // One piece, serialised straight into its bytes: an event may be a display of tens of MB,
+        // and every intermediate copy of it would count against the heap.
+        byte[] piece = switch (format) {
+            case JSON -> bytes(first ? "" : ",", event, "\n");
+            case NDJSON -> bytes("", event, "\n");
+            case SSE -> bytes("event: " + event.type() + "\ndata: ", event, "\n\n");
+        };
+        synchronized (this) {
+            enqueue(piece);
+        }
         drain();
+    }
+
+    private byte[] bytes(String prefix, Object value, String suffix) {
+        try (ByteArrayBuilder out = new ByteArrayBuilder(prefix.length() + 256)) {
+            out.write(prefix.getBytes(StandardCharsets.UTF_8));
+            mapper.writeValue(out, value);
+            out.write(suffix.getBytes(StandardCharsets.UTF_8));
+            return out.toByteArray();
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot serialise an event", e);
+        }
     }
 
     @Override
@@ -228,11 +247,14 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
     }
 
     private void enqueue(String piece) {
+        enqueue((piece + "\n").getBytes(StandardCharsets.UTF_8));
+    }
+
+    private void enqueue(byte[] bytes) {
         if (cancelled) {
             return;
         }
         boolean waited = sendable() || inFlight;
-        byte[] bytes = (piece + "\n").getBytes(StandardCharsets.UTF_8);
         pieces.add(bytes);
         queued += bytes.length;
         if (!waited && sendable()) {

@@ -1,5 +1,6 @@
 package dev.interpretersandbox.lifecycle;
 
+import dev.interpretersandbox.cluster.Fleet;
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.files.Trees;
 import dev.interpretersandbox.isolation.Cgroups;
@@ -37,6 +38,7 @@ class Lifecycle {
     private final RuntimeCheck runtime;
     private final SandboxService sandboxes;
     private final Clock clock;
+    private final Fleet fleet;
 
     Lifecycle(
             SandboxConfig config,
@@ -44,7 +46,9 @@ class Lifecycle {
             Cgroups cgroups,
             RuntimeCheck runtime,
             SandboxService sandboxes,
-            Clock clock) {
+            Clock clock,
+            Fleet fleet) {
+        this.fleet = fleet;
         this.config = config;
         this.backend = backend;
         this.cgroups = cgroups;
@@ -76,6 +80,9 @@ class Lifecycle {
                     adopted.paused(), adopted.stopped(), adopted.recovered(), adopted.damaged(), expired);
         } else {
             LOG.info("sandbox.sandboxes.durable=false: sandboxes start empty and are not kept across restarts");
+        }
+        if (!fleet.enabled() || fleet.self().equals(fleet.defaultInstance())) {
+            sandboxes.defaultSandbox(); // it exists (and counts against capacity) from the start
         }
         if (runtime.problem() == null) {
             sandboxes.startPool();

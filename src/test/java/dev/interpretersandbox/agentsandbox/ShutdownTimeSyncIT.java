@@ -87,12 +87,18 @@ class ShutdownTimeSyncIT {
         return node == null ? null : node.toString();
     }
 
+    /** Runs code and waits until the sandbox is idle again (its last activity is final then). */
     private void execute(String code) {
         given().contentType("application/json")
                 .body(Map.of("code", code))
                 .post("/execute")
                 .then()
                 .statusCode(200);
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (!given().get("/").jsonPath().getString("state").equals("idle")) {
+            assertTrue(System.nanoTime() < deadline, "the sandbox settles");
+            Thread.onSpinWait();
+        }
     }
 
     @Test

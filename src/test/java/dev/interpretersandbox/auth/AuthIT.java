@@ -71,6 +71,20 @@ class AuthIT {
     }
 
     @Test
+    void aRequestThatClaimsToComeFromAPeerStillNeedsTheToken() {
+        // fleet mode forwards the caller's credentials; the marker of a forwarded request opens nothing
+        given().header("X-Sandbox-Forwarded", "interpreter-sandbox-0")
+                .body("{\"code\": \"print('in')\"}")
+                .post("/execute")
+                .then()
+                .statusCode(401);
+        given().header("X-Sandbox-Forwarded", "interpreter-sandbox-0")
+                .get("/sandboxes")
+                .then()
+                .statusCode(401);
+    }
+
+    @Test
     void healthChecksAndPingStayOpenForPlatforms() {
         given().get("/").then().statusCode(200).body("last_activity", Matchers.notNullValue());
         given().get("/q/health/live").then().statusCode(200);
