@@ -188,7 +188,12 @@ class DurabilityTest {
             SandboxException gone = assertThrows(SandboxException.class, () -> second.service.get(shortLived.id()));
             assertEquals(SandboxException.Kind.GONE, gone.kind());
             assertEquals("idle for longer than 3 s", gone.details().get("reason"));
-            assertFalse(Files.exists(second.state.resolve("sandboxes").resolve(shortLived.id())), "files removed");
+            Path dir = second.state.resolve("sandboxes").resolve(shortLived.id());
+            long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+            while (Files.exists(dir) && System.nanoTime() < deadline) {
+                Thread.onSpinWait(); // removed on a lifecycle thread once its delete completes
+            }
+            assertFalse(Files.exists(dir), "files removed");
             assertEquals(SandboxState.PAUSED, second.service.get(longLived.id()).state());
             second.abandon();
             try (Core third = restart(second, Duration.ofSeconds(1), noPause)) {
