@@ -52,6 +52,9 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
      */
     static final int JSON_BATCH = 64 * 1024;
 
+    /** The largest piece handed to Quarkus REST at once (see {@link #take()}). */
+    static final int MAX_PIECE = 1024 * 1024;
+
     enum Format {
         JSON("application/json"),
         NDJSON("application/x-ndjson"),
@@ -95,6 +98,9 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
     private Flow.Subscriber<? super byte[]> subscriber;
     private Execution execution;
     private long queued;
+    /** How much of the first queued piece has been taken already. */
+    private int headOffset;
+
     private long demand;
     private boolean inFlight;
     private boolean started;
@@ -327,10 +333,10 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
                     failure = earlyFailure;
                     completeSent = true;
                 } else if (demand > 0 && sendable()) {
-                    piece = takeAll();
+                    piece = take();
                     demand--;
                     inFlight = true;
-                    complete = ended && !completeSent;
+                    complete = ended && pieces.isEmpty() && !completeSent;
                     completeSent |= complete;
                     notifyAll();
                 } else if (ended && pieces.isEmpty() && !inFlight && !completeSent) {
@@ -361,23 +367,35 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
         }
     }
 
-    /** Everything queued, as one piece: one write instead of one per event. Under the lock. */
-    private byte[] takeAll() {
-        byte[] first = pieces.poll();
-        if (pieces.isEmpty()) {
-            queued = 0;
+    /**
+     * What is queued, as one piece of at most {@link #MAX_PIECE} bytes: one write instead of one
+     * per event, and no more. Quarkus REST copies every piece into a growing buffer before it
+     * writes it, so a 25 MB display handed over whole would cost several times its size in heap
+     * at once. Under the lock.
+     */
+    private byte[] take() {
+        int size = (int) Math.min(queued, MAX_PIECE);
+        byte[] first = pieces.peek();
+        if (headOffset == 0 && first.length == size) {
+            pieces.poll();
+            queued -= size;
             return first;
         }
-        byte[] all = new byte[(int) queued];
-        System.arraycopy(first, 0, all, 0, first.length);
-        int at = first.length;
-        byte[] next;
-        while ((next = pieces.poll()) != null) {
-            System.arraycopy(next, 0, all, at, next.length);
-            at += next.length;
+        byte[] piece = new byte[size];
+        int at = 0;
+        while (at < size) {
+            byte[] head = pieces.peek();
+            int n = Math.min(head.length - headOffset, size - at);
+            System.arraycopy(head, headOffset, piece, at, n);
+            at += n;
+            headOffset += n;
+            if (headOffset == head.length) {
+                pieces.poll();
+                headOffset = 0;
+            }
         }
-        queued = 0;
-        return all;
+        queued -= size;
+        return piece;
     }
 
     private void finishDelivery() {
@@ -414,6 +432,7 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
             }
             cancelled = true;
             pieces.clear();
+            headOffset = 0;
             queued = 0;
             running = execution;
             notifyAll();

@@ -6,8 +6,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -16,6 +18,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.Stream;
 import org.jboss.logging.Logger;
 
@@ -43,6 +48,8 @@ public class Cgroups {
 
     private static final Logger LOG = Logger.getLogger(Cgroups.class);
     static final Path MOUNT = Path.of("/sys/fs/cgroup");
+    /** How long a killed process or a cgroup it just left may take to be gone. */
+    private static final Duration KILL_WAIT = Duration.ofSeconds(2);
 
     /** v2: the leaf the service moves itself into, so its own cgroup can delegate controllers. */
     static final String SERVICE_LEAF = "interpreter-sandbox-service";
@@ -373,17 +380,36 @@ public class Cgroups {
         if (!Files.isDirectory(top)) {
             return;
         }
+        List<ProcessHandle> killed = new ArrayList<>();
         try (Stream<Path> tree = Files.walk(top)) {
             for (Path procs : tree.filter(p -> p.getFileName().toString().equals("cgroup.procs"))
                     .toList()) {
                 for (String line : Files.readAllLines(procs)) {
                     if (!line.isBlank()) {
-                        ProcessHandle.of(Long.parseLong(line.strip())).ifPresent(ProcessHandle::destroyForcibly);
+                        ProcessHandle.of(Long.parseLong(line.strip())).ifPresent(process -> {
+                            process.destroyForcibly();
+                            killed.add(process);
+                        });
                     }
                 }
             }
         } catch (IOException | UncheckedIOException | NumberFormatException e) {
             LOG.warnf("cannot kill processes left in %s: %s", top, e.getMessage());
+        }
+        // SIGKILL is asynchronous, and a cgroup with a process still in it cannot be removed.
+        long deadline = System.nanoTime() + KILL_WAIT.toNanos();
+        for (ProcessHandle process : killed) {
+            try {
+                process.onExit().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                LOG.warnf(
+                        "process %d in %s did not exit within %d ms of SIGKILL",
+                        process.pid(), top, KILL_WAIT.toMillis());
+                return;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
         }
     }
 
@@ -393,6 +419,7 @@ public class Cgroups {
     }
 
     private void removeTree(String cgroupPath) {
+        long deadline = System.nanoTime() + KILL_WAIT.toNanos();
         for (String controller : hierarchies()) {
             Path top = dir(controller, cgroupPath);
             if (!Files.isDirectory(top)) {
@@ -404,14 +431,37 @@ public class Cgroups {
                         .sorted(Comparator.reverseOrder())
                         .toList();
                 for (Path dir : dirs) {
-                    try {
-                        Files.deleteIfExists(dir);
-                    } catch (IOException e) {
-                        LOG.warnf("cannot remove cgroup %s: %s", dir, e.getMessage());
-                    }
+                    removeDir(dir, deadline);
                 }
             } catch (IOException | UncheckedIOException e) {
                 LOG.debugf("cgroup %s vanished while removing: %s", top, e.getMessage());
+            }
+        }
+    }
+
+    /**
+     * rmdir of one cgroup. A cgroup stays busy for a moment after its last process died (the
+     * kernel finishes the exit asynchronously, more so under load), so a busy one is retried
+     * until the deadline (one for a whole tree, so a stuck one costs {@link #KILL_WAIT} once).
+     */
+    private static void removeDir(Path dir, long deadline) {
+        while (true) {
+            try {
+                Files.deleteIfExists(dir);
+                return;
+            } catch (IOException e) {
+                boolean busy = e instanceof FileSystemException failed
+                        && String.valueOf(failed.getReason()).contains("busy");
+                if (!busy || System.nanoTime() > deadline) {
+                    LOG.warnf("cannot remove cgroup %s: %s", dir, e.getMessage());
+                    return;
+                }
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
     }
