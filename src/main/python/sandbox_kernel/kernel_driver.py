@@ -9,12 +9,18 @@ Protocol (one JSON object per line; ids are opaque strings chosen by the service
   in:  {"op": "execute", "id": ID, "code": "...",
         "limits": {"stream_chars": N, "display_bytes": N, "displays": N,
                    "error_chars": N, "line_bytes": N}}
+       an execute may also carry "env" (variables for this execution only) and "context" (the
+       id of a context made with context_create: its own namespace and working directory)
        {"op": "env", "id": ID, "env": {"NAME": "value"}}  (answered with done)
+       {"op": "context_create", "id": ID, "context": CTX, "cwd": "/dir"}  (answered with done)
+       {"op": "context_restart" | "context_delete", "id": ID, "context": CTX}  (answered with done)
        {"op": "ping", "id": ID}                            (answered with done)
   out: {"type": "ready", ...} once, then per execution {"type": "started", "id": ID}
        (after any output left over from earlier), any number of
        {"type": "stream", "name": "stdout"|"stderr", "text": "..."},
-       {"type": "display_data", "variants": {mime: data}},
+       {"type": "display_data", "variants": {mime: data}, "main": bool, "chart": {...}?}
+       (main: the cell's value, not a display() call; chart: what a matplotlib figure shows,
+       as data: type, title, axis labels and elements),
        {"type": "error", "ename", "evalue", "traceback": [...]},
        {"type": "truncated", "what": "stream"|"display"} once a limit cuts output,
        and finally {"type": "done", "id": ID}.
@@ -342,6 +348,92 @@ class _BinaryWriter(io.RawIOBase):
         self._text.flush()
 
 
+CHART_MIME = "application/vnd.interpreter-sandbox.chart+json"
+
+
+class Context:
+    """A code context: its own global namespace and working directory, in the one kernel."""
+
+    def __init__(self, shell, cwd: str) -> None:
+        import types
+
+        self.cwd = cwd
+        self.module = types.ModuleType("__main__")
+        self.namespace = self.module.__dict__
+        self.namespace.update({"__name__": "__main__", "__builtins__": __builtins__, "get_ipython": lambda: shell,
+                               "In": [], "Out": {}, "_ih": [], "_oh": {}, "_dh": [cwd]})
+
+
+def _number(value):
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return int(number) if number.is_integer() and abs(number) < 2 ** 53 else number
+
+
+def chart_of(figure) -> Optional[Dict[str, Any]]:
+    """What a matplotlib figure shows, as data: line, scatter, bar and pie charts. A figure of
+    several axes is a "superchart" of them; anything else is "unknown" with its title."""
+    charts = [chart for chart in (_axes_chart(axes) for axes in figure.get_axes()) if chart is not None]
+    if not charts:
+        return None
+    if len(charts) == 1:
+        return charts[0]
+    title = figure._suptitle.get_text() if getattr(figure, "_suptitle", None) is not None else ""
+    return {"type": "superchart", "title": title, "elements": charts}
+
+
+def _axes_chart(axes) -> Optional[Dict[str, Any]]:
+    from matplotlib.collections import PathCollection
+    from matplotlib.patches import Rectangle, Wedge
+
+    title = axes.get_title()
+    lines = [line for line in axes.get_lines() if not line.get_label().startswith("_child")
+             or len(axes.get_lines()) == 1]
+    wedges = [p for p in axes.patches if isinstance(p, Wedge)]
+    bars = [p for p in axes.patches if isinstance(p, Rectangle)]
+    scatters = [c for c in axes.collections if isinstance(c, PathCollection)]
+    base = {"title": title, "x_label": axes.get_xlabel(), "y_label": axes.get_ylabel()}
+    if wedges:
+        labels = [t.get_text() for t in axes.texts]
+        elements = []
+        for i, wedge in enumerate(wedges):
+            elements.append({"label": wedge.get_label() if not wedge.get_label().startswith("_") else
+                             (labels[i] if i < len(labels) else str(i)),
+                             "angle": _number(wedge.theta2 - wedge.theta1), "radius": _number(wedge.r)})
+        return {"type": "pie", "title": title, "elements": elements}
+    if bars and not lines:
+        labels = [t.get_text() for t in axes.get_xticklabels()]
+        ticks = list(axes.get_xticks())
+        elements = []
+        for bar in bars:
+            x = bar.get_x() + bar.get_width() / 2
+            label = str(_number(x))
+            for tick, text in zip(ticks, labels):
+                if abs(tick - x) < 1e-9 and text:
+                    label = text
+            elements.append({"label": label, "value": _number(bar.get_height()),
+                             "group": bar.get_label() if not str(bar.get_label()).startswith("_") else ""})
+        return dict(base, type="bar", elements=elements)
+    if scatters and not lines:
+        elements = []
+        for i, collection in enumerate(scatters):
+            points = [[_number(x), _number(y)] for x, y in collection.get_offsets()]
+            label = collection.get_label()
+            elements.append({"label": label if not label.startswith("_") else str(i), "points": points})
+        return dict(base, type="scatter", elements=elements)
+    if lines:
+        elements = []
+        for i, line in enumerate(lines):
+            xs, ys = line.get_xdata(), line.get_ydata()
+            label = line.get_label()
+            elements.append({"label": label if not label.startswith("_") else str(i),
+                             "points": [[_number(x), _number(y)] for x, y in zip(xs, ys)]})
+        return dict(base, type="line", elements=elements)
+    return None
+
+
 class Kernel:
     def __init__(self, channel: Channel, capture: OutputCapture) -> None:
         self.channel = channel
@@ -376,7 +468,7 @@ class Kernel:
                 pass
 
             def write_format_data(self, format_dict, md_dict=None):
-                kernel.publish(format_dict)
+                kernel.publish(format_dict, main=True)
 
             def finish_displayhook(self):
                 pass
@@ -413,7 +505,35 @@ class Kernel:
             return may_be_async(raw_cell, *args, **kwargs)
 
         shell.should_run_async = should_run_async
+        self._register_chart_formatter(shell)
         return shell
+
+    @staticmethod
+    def _register_chart_formatter(shell) -> None:
+        """Figures get one more representation, their data as a chart (taken out again in publish)."""
+        from IPython.core.formatters import BaseFormatter
+
+        class ChartFormatter(BaseFormatter):
+            format_type = CHART_MIME
+            print_method = "_repr_chart_"
+
+            def _check_return(self, r, obj):
+                return r if isinstance(r, dict) else None
+
+        formatter = ChartFormatter(parent=shell.display_formatter)
+        formatter.for_type_by_name("matplotlib.figure", "Figure", chart_of)
+        shell.display_formatter.formatters[CHART_MIME] = formatter
+        # The inline backend, once pyplot loads, takes Figure away from every formatter and gives
+        # it back to the image ones only: ours goes back in after it.
+        import IPython.core.pylabtools as pylabtools
+
+        select = pylabtools.select_figure_formats
+
+        def select_figure_formats(*args, **kwargs):
+            select(*args, **kwargs)
+            formatter.for_type_by_name("matplotlib.figure", "Figure", chart_of)
+
+        pylabtools.select_figure_formats = select_figure_formats
 
     def send_after_output(self, message: Dict[str, Any]) -> None:
         """Sends message after all output written so far, keeping event order."""
@@ -421,7 +541,9 @@ class Kernel:
             return
         self.capture.flush(then=(message,))
 
-    def publish(self, data: Dict[str, Any]) -> None:
+    def publish(self, data: Dict[str, Any], main: bool = False) -> None:
+        data = dict(data)
+        chart = data.pop(CHART_MIME, None)
         variants = jsonable(data)
         size = sum(len(v) if isinstance(v, str) else len(json.dumps(v, default=str)) for v in variants.values())
         too_long = False
@@ -435,7 +557,10 @@ class Kernel:
             return
         self.displays_left -= 1
         self.display_bytes_left -= size
-        self.send_after_output({"type": "display_data", "variants": variants})
+        message = {"type": "display_data", "variants": variants, "main": main}
+        if isinstance(chart, dict) and len(json.dumps(chart, default=str)) * 6 + size * 6 + 1024 < self.line_bytes:
+            message["chart"] = chart
+        self.send_after_output(message)
 
     def _show_traceback(self, etype, evalue, stb) -> None:
         if self.forked:  # a forked child's errors go to stderr, like its other output
@@ -459,7 +584,38 @@ class Kernel:
         self.error_chars_left = left
         self.send_after_output({"type": "error", "ename": ename, "evalue": evalue, "traceback": traceback})
 
-    def execute(self, request_id: Any, code: str, limits: Dict[str, Any]) -> None:
+    def execute(self, request_id: Any, code: str, limits: Dict[str, Any], env: Optional[Dict[str, str]] = None,
+                context: Optional["Context"] = None) -> None:
+        saved_env = {name: os.environ.get(name) for name in (env or {})}
+        os.environ.update(env or {})
+        saved = None
+        if context is not None:
+            saved = (self.shell.user_module, self.shell.user_ns, os.getcwd())
+            self.shell.user_module, self.shell.user_ns = context.module, context.namespace
+            try:
+                os.chdir(context.cwd)
+            except OSError:
+                pass
+        try:
+            self._execute(request_id, code, limits)
+        finally:
+            if saved is not None:
+                try:
+                    context.cwd = os.getcwd()
+                except OSError:
+                    pass
+                self.shell.user_module, self.shell.user_ns = saved[0], saved[1]
+                try:
+                    os.chdir(saved[2])
+                except OSError:
+                    pass
+            for name, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+    def _execute(self, request_id: Any, code: str, limits: Dict[str, Any]) -> None:
         self.capture.begin(int(limits.get("stream_chars", NO_LIMIT)), {"type": "started", "id": request_id})
         self.display_bytes_left = int(limits.get("display_bytes", NO_LIMIT))
         self.displays_left = int(limits.get("displays", NO_LIMIT))
@@ -616,6 +772,7 @@ def serve(protocol_in, channel: Channel) -> None:
 
     sys.meta_path.insert(0, AfterImport({"matplotlib.font_manager": fonts_from_memory}))
     kernel = Kernel(channel, capture)
+    contexts: Dict[str, Context] = {}
     os.register_at_fork(after_in_child=lambda: kernel.after_fork_in_child(protocol_in))
 
     def on_sigint(signum, frame):
@@ -646,8 +803,27 @@ def serve(protocol_in, channel: Channel) -> None:
             if not line:
                 return
             request = json.loads(line)
-            if request.get("op") == "execute":
-                kernel.execute(request.get("id"), str(request.get("code", "")), request.get("limits") or {})
+            op = request.get("op")
+            if op == "execute":
+                env = request.get("env") if isinstance(request.get("env"), dict) else None
+                context = contexts.get(request.get("context")) if request.get("context") is not None else None
+                if request.get("context") is not None and context is None:
+                    channel.send({"type": "started", "id": request.get("id")},
+                                 {"type": "error", "ename": "ContextNotFound",
+                                  "evalue": "no context %s" % request.get("context"), "traceback": []},
+                                 {"type": "done", "id": request.get("id")})
+                    continue
+                kernel.execute(request.get("id"), str(request.get("code", "")), request.get("limits") or {},
+                               {str(k): str(v) for k, v in (env or {}).items()}, context)
+            elif op in ("context_create", "context_restart") and isinstance(request.get("context"), str):
+                cwd = request.get("cwd") if op == "context_create" else getattr(
+                    contexts.get(request["context"]), "cwd", None)
+                if cwd is not None:
+                    contexts[request["context"]] = Context(kernel.shell, str(cwd))
+                channel.send({"type": "done", "id": request.get("id")})
+            elif op == "context_delete":
+                contexts.pop(request.get("context"), None)
+                channel.send({"type": "done", "id": request.get("id")})
             elif request.get("op") == "env" and isinstance(request.get("env"), dict):
                 # POST /sandboxes "env": set before any of the sandbox's code runs.
                 os.environ.update({str(k): str(v) for k, v in (request.get("env") or {}).items()})

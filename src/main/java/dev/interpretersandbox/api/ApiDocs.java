@@ -424,6 +424,28 @@ public final class ApiDocs extends Application {
 
     record CreateLimits(Long memoryBytes, Double cpus, Integer pids, Long workspaceBytes) {}
 
+    @Schema(name = "Command", requiredProperties = "cmd")
+    record Command(
+            @Schema(description = "What /bin/bash -l -c runs, as the sandbox user.", example = "ls -la")
+            String cmd,
+
+            @Schema(description = "Working directory under /mnt/data; defaults to /mnt/data.")
+            String cwd,
+
+            @Schema(description = "Extra environment, on top of the sandbox's; the same rules as POST /sandboxes env.")
+            Map<String, String> env,
+
+            @Schema(description = "Seconds before SIGTERM (then SIGKILL after the interrupt grace); default 60.")
+            Double timeoutSecs) {}
+
+    static final String COMMAND = "Runs a shell command in the sandbox, next to its kernel: the same gVisor"
+            + " container (or process-mode isolation), limits and user, cwd /mnt/data by default, no stdin."
+            + " It runs even while code executes; the kernel is started or restored first when none runs."
+            + " The response has the formats of execute (JSON, NDJSON with Accept: application/x-ndjson, or SSE):"
+            + " stream events for stdout and stderr as they come, then {status, exit_code, usage}. status is"
+            + " timeout when timeout_secs passed (SIGTERM, then SIGKILL); output past the stream cap is dropped"
+            + " with a note; a client that disconnects kills the command.";
+
     /** 410 for a sandbox the reaper removed. */
     @Schema(
             name = "Removed",

@@ -26,7 +26,7 @@ import java.util.regex.Pattern;
  * stream to the workspace instead, bounded by its room.
  */
 @ApplicationScoped
-class BodyLimits {
+public class BodyLimits {
 
     /** The upload paths, matched on the raw path; anything else, however spelled, is limited. */
     private static final Pattern UPLOAD = Pattern.compile("^/(sandboxes/[a-z0-9-]+/)?files/upload/-/.*");
@@ -100,7 +100,7 @@ class BodyLimits {
      * Reads a (paused) request's body of at most limit bytes; past it TOO_LARGE, with the rest
      * left unread and the connection closed after the answer.
      */
-    static Uni<byte[]> read(RoutingContext ctx, long limit) {
+    public static Uni<byte[]> read(RoutingContext ctx, long limit) {
         HttpServerRequest request = ctx.request();
         return Uni.createFrom().emitter(emitter -> {
             if (request.isEnded()) {

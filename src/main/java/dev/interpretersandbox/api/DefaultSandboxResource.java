@@ -164,6 +164,26 @@ public class DefaultSandboxResource {
     }
 
     @POST
+    @Path("commands")
+    @Consumes(MediaType.WILDCARD)
+    @Operation(
+            operationId = "command",
+            summary = "Run a shell command in the default sandbox",
+            description = ApiDocs.COMMAND)
+    @RequestBody(
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ApiDocs.Command.class)))
+    @APIResponse(responseCode = "200", description = "The command ran (whatever its exit code).")
+    @APIResponse(responseCode = "400", description = "Missing cmd, an unknown field, a bad cwd, env or timeout_secs.")
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
+    @APIResponse(responseCode = "503", ref = "CannotStart")
+    public RestMulti<byte[]> command(@HeaderParam("Accept") String accept, @Context RoutingContext ctx) {
+        return executions.command(sandboxes::defaultSandbox, accept, ctx);
+    }
+
+    @POST
     @Path("files/upload/-/{path: .*}")
     @Produces(MediaType.APPLICATION_JSON)
     @Operation(operationId = "upload", summary = "Upload a file into /mnt/data", description = UPLOAD_DOC)

@@ -15,12 +15,12 @@ import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
  * domain's {@link SandboxException} kinds, the framework's own refusals (404, 405, 406, 415), and
  * anything unexpected (500, logged).
  */
-class ErrorMappers {
+public class ErrorMappers {
 
     private static final Logger LOG = Logger.getLogger(ErrorMappers.class);
 
     /** The HTTP status of each kind of domain error. */
-    static int status(SandboxException.Kind kind) {
+    public static int status(SandboxException.Kind kind) {
         return switch (kind) {
             case INVALID -> 400;
             case FORBIDDEN -> 403;

@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.error.SandboxException;
 import dev.interpretersandbox.sandbox.Event;
 import dev.interpretersandbox.sandbox.EventSink;
-import dev.interpretersandbox.sandbox.Execution;
 import dev.interpretersandbox.sandbox.ExecutionResult;
 import dev.interpretersandbox.sandbox.ExecutionStatus;
 import java.io.IOException;
@@ -86,7 +85,7 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
 
     /** The last line of a stream, and the tail of the JSON document. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    record End(ExecutionStatus status, String error, ExecutionResult.Usage usage) {}
+    record End(ExecutionStatus status, Integer exitCode, String error, ExecutionResult.Usage usage) {}
 
     private final Format format;
     private final ObjectMapper mapper;
@@ -96,7 +95,7 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
     private final ArrayDeque<byte[]> pieces = new ArrayDeque<>();
     private final CompletableFuture<Void> delivered = new CompletableFuture<>();
     private Flow.Subscriber<? super byte[]> subscriber;
-    private Execution execution;
+    private Runnable cancel; // what a client that leaves stops: the execution or the command
     private long queued;
     /** How much of the first queued piece has been taken already. */
     private int headOffset;
@@ -121,15 +120,19 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
         this.closeConnection = closeConnection;
     }
 
-    /** The execution this stream belongs to: a client that leaves cancels it. */
-    void attach(Execution attached) {
+    Format format() {
+        return format;
+    }
+
+    /** What this stream belongs to: a client that leaves cancels it (an execution, a command). */
+    void attach(Runnable cancelling) {
         boolean cancelNow;
         synchronized (this) {
-            execution = attached;
+            cancel = cancelling;
             cancelNow = cancelled;
         }
         if (cancelNow) {
-            attached.cancel();
+            cancelling.run();
         }
     }
 
@@ -202,7 +205,7 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
 
     @Override
     public CompletionStage<Void> complete(ExecutionResult result) {
-        end(new End(result.status(), null, result.usage()));
+        end(new End(result.status(), result.exitCode(), null, result.usage()));
         return delivered;
     }
 
@@ -219,7 +222,7 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
             drain(); // an ordinary error response: the subscriber gets onError before any piece
             return;
         }
-        end(new End(ExecutionStatus.ERROR, error.getMessage(), null));
+        end(new End(ExecutionStatus.ERROR, null, error.getMessage(), null));
     }
 
     private void end(End end) {
@@ -425,7 +428,7 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
 
     /** The client left or stalled: drop what is held, wake the kernel's reader, cancel the execution. */
     private void clientGone() {
-        Execution running;
+        Runnable running;
         synchronized (this) {
             if (cancelled) {
                 return;
@@ -434,12 +437,12 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
             pieces.clear();
             headOffset = 0;
             queued = 0;
-            running = execution;
+            running = cancel;
             notifyAll();
         }
         finishDelivery();
         if (running != null) {
-            running.cancel();
+            running.run();
         }
     }
 }

@@ -1,5 +1,6 @@
 package dev.interpretersandbox.api;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.interpretersandbox.kernel.KernelLimits;
 import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.SandboxState;
@@ -16,7 +17,11 @@ public record SandboxInfo(
         SandboxState state,
         String kernel,
         Limits limits,
-        Usage usage) {
+        Usage usage,
+
+        @Schema(description = "The sandbox's own access token: only in the answer to POST /sandboxes, never again.")
+        @JsonInclude(JsonInclude.Include.NON_NULL)
+        String accessToken) {
 
     @Schema(name = "SandboxLimits")
     public record Limits(long memoryBytes, double cpus, int pids, long workspaceBytes, long idleTimeoutSecs) {}
@@ -26,6 +31,11 @@ public record SandboxInfo(
     public record Usage(Long memoryBytes, double busySecs) {}
 
     static SandboxInfo of(Sandbox sandbox) {
+        return of(sandbox, null);
+    }
+
+    /** As POST /sandboxes answers: with the access token it issued. */
+    static SandboxInfo of(Sandbox sandbox, String accessToken) {
         SandboxView view = sandbox.view();
         KernelLimits limits = view.spec().limits();
         return new SandboxInfo(
@@ -41,6 +51,7 @@ public record SandboxInfo(
                         limits.pids(),
                         limits.workspaceBytes(),
                         view.spec().idleTimeout().toSeconds()),
-                new Usage(sandbox.memoryBytes().orElse(null), view.busy().toMillis() / 1000.0));
+                new Usage(sandbox.memoryBytes().orElse(null), view.busy().toMillis() / 1000.0),
+                accessToken);
     }
 }

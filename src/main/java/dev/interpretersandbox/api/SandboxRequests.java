@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
  * "workspace_bytes"}, "env": {...}, "idle_timeout_secs": n}}, everything optional, limits within
  * sandbox.sandboxes.max-limits. Every mistake is a 400 naming the field.
  */
-final class SandboxRequests {
+public final class SandboxRequests {
 
     private static final Pattern ENV_NAME = Pattern.compile("[A-Za-z_][A-Za-z0-9_]{0,127}");
     /**
@@ -55,12 +55,12 @@ final class SandboxRequests {
     private final StrictJson json;
     private final SandboxConfig config;
 
-    SandboxRequests(StrictJson json, SandboxConfig config) {
+    public SandboxRequests(StrictJson json, SandboxConfig config) {
         this.json = json;
         this.config = config;
     }
 
-    SandboxSpec parse(byte[] body) {
+    public SandboxSpec parse(byte[] body) {
         SandboxSpec defaults = SandboxSpec.defaults(config);
         JsonNode node = json.read(body);
         if (node == null || node.isNull()) {
@@ -141,14 +141,23 @@ final class SandboxRequests {
     }
 
     private static Map<String, String> env(JsonNode env) {
-        if (env.isMissingNode() || env.isNull()) {
+        return environment(env, "env");
+    }
+
+    /**
+     * Environment variables a client may set (POST /sandboxes "env", a command's "env", E2B's
+     * envVars and env_vars): names of letters, digits and _, nothing the sandbox sets itself or
+     * that changes how code is loaded, string values without NUL. field names the field in errors.
+     */
+    public static Map<String, String> environment(JsonNode env, String field) {
+        if (env == null || env.isMissingNode() || env.isNull()) {
             return Map.of();
         }
         if (!env.isObject()) {
-            throw SandboxException.invalid("\"env\" must be an object of strings");
+            throw SandboxException.invalid("\"" + field + "\" must be an object of strings");
         }
         if (env.size() > MAX_ENV) {
-            throw SandboxException.invalid("\"env\" has more than " + MAX_ENV + " variables");
+            throw SandboxException.invalid("\"" + field + "\" has more than " + MAX_ENV + " variables");
         }
         Map<String, String> out = new LinkedHashMap<>();
         env.fields().forEachRemaining(e -> {

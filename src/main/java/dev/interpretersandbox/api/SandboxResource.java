@@ -2,6 +2,7 @@ package dev.interpretersandbox.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.interpretersandbox.auth.AccessTokens;
 import dev.interpretersandbox.cluster.Fleet;
 import dev.interpretersandbox.cluster.Forwarder;
 import dev.interpretersandbox.cluster.Placement;
@@ -128,12 +129,13 @@ public class SandboxResource {
     public Uni<Response> create(@Context RoutingContext ctx) {
         MultiMap headers = ctx.request().headers();
         return BodyLimits.read(ctx, limits.otherLimit()).chain(body -> {
-            SandboxSpec spec = requests.parse(body);
+            AccessTokens.Issued access = AccessTokens.issue();
+            SandboxSpec spec = requests.parse(body).withAccess(Map.of(), access.hash());
             return Uni.createFrom()
                     .completionStage(() -> sandboxes.create(spec))
                     .map(sandbox -> Response.status(Response.Status.CREATED) // created(uri) needs the request's thread
                             .header("Location", "/sandboxes/" + sandbox.id())
-                            .entity(SandboxInfo.of(sandbox))
+                            .entity(SandboxInfo.of(sandbox, access.token()))
                             .build())
                     .onFailure(e -> e instanceof SandboxException full
                             && full.kind() == SandboxException.Kind.UNAVAILABLE
@@ -325,6 +327,29 @@ public class SandboxResource {
     public RestMulti<byte[]> execute(
             @PathParam("id") String id, @HeaderParam("Accept") String accept, @Context RoutingContext ctx) {
         return executions.execute(() -> sandboxes.get(id), accept, ctx);
+    }
+
+    @POST
+    @Path("{id}/commands")
+    @Consumes(MediaType.WILDCARD)
+    @Operation(
+            operationId = "commandInSandbox",
+            summary = "Run a shell command in this sandbox",
+            description = ApiDocs.COMMAND)
+    @Parameter(ref = "Id")
+    @RequestBody(
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ApiDocs.Command.class)))
+    @APIResponse(responseCode = "200", description = "The command ran (whatever its exit code).")
+    @APIResponse(responseCode = "400", description = "Missing cmd, an unknown field, a bad cwd, env or timeout_secs.")
+    @APIResponse(responseCode = "401", ref = "Unauthorized")
+    @APIResponse(responseCode = "404", ref = "NoSandbox")
+    @APIResponse(responseCode = "503", ref = "CannotStart")
+    public RestMulti<byte[]> command(
+            @PathParam("id") String id, @HeaderParam("Accept") String accept, @Context RoutingContext ctx) {
+        return executions.command(() -> sandboxes.get(id), accept, ctx);
     }
 
     @POST

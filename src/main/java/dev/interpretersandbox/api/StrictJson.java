@@ -15,13 +15,13 @@ import java.io.IOException;
  * the value, and nesting deeper than any request needs are refused with a 400, like other
  * malformed JSON. Thread-safe.
  */
-final class StrictJson {
+public final class StrictJson {
 
     private static final int MAX_DEPTH = 32;
 
     private final ObjectReader reader;
 
-    StrictJson(ObjectMapper mapper) {
+    public StrictJson(ObjectMapper mapper) {
         ObjectMapper strict = mapper.copy();
         strict.getFactory()
                 .setStreamReadConstraints(StreamReadConstraints.builder()
@@ -33,7 +33,7 @@ final class StrictJson {
     }
 
     /** The body as a tree; INVALID (400) when it is not one JSON value, strictly. Null for no body. */
-    JsonNode read(byte[] body) {
+    public JsonNode read(byte[] body) {
         if (body == null || body.length == 0) {
             return null;
         }

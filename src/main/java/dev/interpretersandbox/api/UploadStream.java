@@ -7,6 +7,7 @@ import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.streams.ReadStream;
 import io.vertx.ext.web.RoutingContext;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -31,12 +32,13 @@ import java.util.concurrent.TimeUnit;
  * <p>Thread-safety: chunks arrive on the request's event loop, writes happen on one writer task at
  * a time; the queue is guarded by this object's lock.
  */
-final class UploadStream {
+public final class UploadStream {
 
     static final long HIGH_WATER = 8L << 20;
     static final long LOW_WATER = 2L << 20;
 
     private final RoutingContext ctx;
+    private final ReadStream<Buffer> source; // the request's body, or one part of a multipart body
     private final HttpServerRequest request;
     private final Context context;
     private final Workspace.Upload upload;
@@ -60,7 +62,20 @@ final class UploadStream {
             Executor writer,
             ScheduledExecutorService timers,
             Duration stallTimeout) {
+        this(ctx, ctx.request(), context, upload, writer, timers, stallTimeout);
+    }
+
+    /** An upload from source: the request itself, or one file part of its multipart body. */
+    public UploadStream(
+            RoutingContext ctx,
+            ReadStream<Buffer> source,
+            Context context,
+            Workspace.Upload upload,
+            Executor writer,
+            ScheduledExecutorService timers,
+            Duration stallTimeout) {
         this.ctx = ctx;
+        this.source = source;
         this.request = ctx.request();
         this.context = context;
         this.upload = upload;
@@ -70,17 +85,17 @@ final class UploadStream {
     }
 
     /** Starts reading the (paused) body, on the request's event loop; completes with the bytes written. */
-    CompletionStage<Long> start() {
-        request.handler(this::chunk);
-        request.endHandler(ignored -> end());
-        request.exceptionHandler(e -> fail(SandboxException.invalid("the upload was aborted: " + e.getMessage())));
-        if ("100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
+    public CompletionStage<Long> start() {
+        source.handler(this::chunk);
+        source.endHandler(ignored -> end());
+        source.exceptionHandler(e -> fail(SandboxException.invalid("the upload was aborted: " + e.getMessage())));
+        if (source == request && "100-continue".equalsIgnoreCase(request.getHeader(HttpHeaders.EXPECT))) {
             request.response().writeContinue();
         }
         synchronized (this) {
             stallCheck = timers.schedule(this::checkStall, stallTimeout.toNanos(), TimeUnit.NANOSECONDS);
         }
-        request.resume();
+        source.resume();
         return result;
     }
 
@@ -95,7 +110,7 @@ final class UploadStream {
             queued += chunk.length();
             if (queued >= HIGH_WATER && !paused) {
                 paused = true;
-                request.pause();
+                source.pause();
             }
             startWriter = !writing;
             writing = true;
@@ -139,7 +154,7 @@ final class UploadStream {
                 }
                 if (paused && !commit) {
                     paused = false;
-                    context.runOnContext(ignored -> request.resume());
+                    context.runOnContext(ignored -> source.resume());
                 }
             }
             try {
@@ -243,6 +258,7 @@ final class UploadStream {
         context.runOnContext(ignored -> {
             if (!readAll) {
                 // answer, then hang up instead of reading the rest of a body we refused
+                source.pause();
                 request.pause();
                 BodyLimits.close(ctx);
             }

@@ -1,17 +1,20 @@
 package dev.interpretersandbox.auth;
 
+import dev.interpretersandbox.cluster.Fleet;
 import dev.interpretersandbox.config.SandboxConfig;
+import dev.interpretersandbox.sandbox.Sandbox;
+import dev.interpretersandbox.sandbox.SandboxService;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
-import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Optional;
 import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.jboss.logging.Logger;
 
 /**
@@ -29,12 +32,21 @@ class BearerAuth {
     private static final Set<String> HEALTH =
             Set.of("/q/health", "/q/health/", "/q/health/live", "/q/health/ready", "/q/health/started");
 
+    /** A sandbox's own routes: its token opens these and nothing else. */
+    private static final Pattern SANDBOX_ROUTE = Pattern.compile("^/sandboxes/([^/]+)(/.*)?$");
+
     private final Optional<byte[]> expected;
     private final boolean protectPing;
+    private final Optional<String> e2bPrefix;
+    private final SandboxService sandboxes;
+    private final Fleet fleet;
 
-    BearerAuth(SandboxConfig config) {
-        this.expected = config.auth().token().map(BearerAuth::digest);
+    BearerAuth(SandboxConfig config, SandboxService sandboxes, Fleet fleet) {
+        this.expected = config.auth().token().map(AccessTokens::digest);
         this.protectPing = config.auth().protectPing();
+        this.e2bPrefix = config.e2b().enabled() ? Optional.of(config.e2b().path()) : Optional.empty();
+        this.sandboxes = sandboxes;
+        this.fleet = fleet;
     }
 
     void register(@Observes Router router) {
@@ -47,8 +59,32 @@ class BearerAuth {
     }
 
     void check(RoutingContext ctx) {
-        if (open(ctx) || authorized(ctx.request().getHeader(HttpHeaders.AUTHORIZATION))) {
+        String header = ctx.request().getHeader(HttpHeaders.AUTHORIZATION);
+        if (open(ctx) || authorized(header)) {
             ctx.next();
+            return;
+        }
+        String token = bearer(header);
+        Matcher route = SANDBOX_ROUTE.matcher(ctx.normalizedPath());
+        if (token != null && route.matches()) {
+            String id = route.group(1);
+            Optional<Sandbox> local = sandboxes.find(id);
+            boolean elsewhere = local.isEmpty()
+                    && fleet.enabled()
+                    && fleet.ownerOf(id)
+                            .filter(owner -> !owner.equals(fleet.self()))
+                            .isPresent();
+            if (elsewhere
+                    || local.filter(sandbox ->
+                                    AccessTokens.matches(token, sandbox.spec().accessTokenHashes()))
+                            .isPresent()) {
+                ctx.next(); // a peer that owns the sandbox checks the token itself
+                return;
+            }
+            ctx.response()
+                    .setStatusCode(403)
+                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                    .end("{\"error\":\"this token is not valid for this sandbox\"}");
             return;
         }
         ctx.response()
@@ -63,25 +99,28 @@ class BearerAuth {
         if (HEALTH.contains(path)) {
             return true; // exact paths only: nothing else may ride along on a health prefix
         }
+        if (e2bPrefix
+                .filter(prefix -> path.equals(prefix) || path.startsWith(prefix + "/"))
+                .isPresent()) {
+            return true; // E2B's API checks its own keys and sandbox tokens (e2b/E2bAuth)
+        }
         HttpMethod method = ctx.request().method();
         return !protectPing && path.equals("/") && (method == HttpMethod.GET || method == HttpMethod.HEAD);
     }
 
     /** Compares digests, so neither the token's content nor its length shows in the timing. */
     boolean authorized(String header) {
+        String token = bearer(header);
+        return token != null && MessageDigest.isEqual(AccessTokens.digest(token), expected.orElseThrow());
+    }
+
+    /** The token of an Authorization: Bearer header, or null. */
+    private static String bearer(String header) {
         if (header == null
                 || header.length() <= PREFIX.length()
                 || !header.regionMatches(true, 0, PREFIX, 0, PREFIX.length())) {
-            return false;
+            return null;
         }
-        return MessageDigest.isEqual(digest(header.substring(PREFIX.length()).strip()), expected.orElseThrow());
-    }
-
-    private static byte[] digest(String token) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("SHA-256 is part of every JDK", e);
-        }
+        return header.substring(PREFIX.length()).strip();
     }
 }

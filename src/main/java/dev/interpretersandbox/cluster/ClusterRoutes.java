@@ -1,12 +1,16 @@
 package dev.interpretersandbox.cluster;
 
+import dev.interpretersandbox.config.SandboxConfig;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Fleet mode's routing, ahead of the resources (after authentication and the body-size check):
@@ -21,6 +25,19 @@ class ClusterRoutes {
 
     private final Fleet fleet;
     private final Forwarder forwarder;
+
+    /** E2B's header that names the sandbox of a sandbox-plane request. */
+    private static final String E2B_SANDBOX = "E2b-Sandbox-Id";
+
+    private static final Pattern E2B_TARGET = Pattern.compile("^/(?:v2/)?sandboxes/([^/]+)(?:/.*)?$");
+
+    private Optional<String> e2bPrefix = Optional.empty();
+
+    @Inject
+    ClusterRoutes(Fleet fleet, Forwarder forwarder, SandboxConfig config) {
+        this(fleet, forwarder);
+        this.e2bPrefix = config.e2b().enabled() ? Optional.of(config.e2b().path()) : Optional.empty();
+    }
 
     ClusterRoutes(Fleet fleet, Forwarder forwarder) {
         this.fleet = fleet;
@@ -37,7 +54,7 @@ class ClusterRoutes {
         HttpServerRequest request = ctx.request();
         Optional<String> owner = request.headers().contains(Forwarder.FORWARDED)
                 ? Optional.empty() // forwarded once: served here, never passed on again
-                : owner(request.path(), request.method(), request.getParam("instance"));
+                : owner(request.path(), request.method(), request.getParam("instance"), request.getHeader(E2B_SANDBOX));
         if (owner.isEmpty() || owner.get().equals(fleet.self())) {
             ctx.next();
             return;
@@ -47,7 +64,20 @@ class ClusterRoutes {
 
     /** Which instance serves a request; empty for this one (or to answer here, e.g. 404). */
     Optional<String> owner(String path, HttpMethod method, String instanceParam) {
-        if (path.equals("/") || path.equals("/execute") || path.startsWith("/files/")) {
+        return owner(path, method, instanceParam, null);
+    }
+
+    /** As above; e2bSandbox is E2B's E2b-Sandbox-Id header, which names the sandbox on its sandbox plane. */
+    Optional<String> owner(String path, HttpMethod method, String instanceParam, String e2bSandbox) {
+        if (e2bPrefix.isPresent() && (path.equals(e2bPrefix.get()) || path.startsWith(e2bPrefix.get() + "/"))) {
+            String rest = path.substring(e2bPrefix.get().length());
+            if (rest.startsWith("/sandbox/") && e2bSandbox != null) {
+                return fleet.ownerOf(e2bSandbox);
+            }
+            Matcher target = E2B_TARGET.matcher(rest);
+            return target.matches() ? fleet.ownerOf(target.group(1)) : Optional.empty();
+        }
+        if (path.equals("/") || path.equals("/execute") || path.equals("/commands") || path.startsWith("/files/")) {
             return Optional.of(fleet.defaultInstance()); // the seed API: the default sandbox
         }
         if (path.equals("/sandboxes") || path.equals("/sandboxes/")) {

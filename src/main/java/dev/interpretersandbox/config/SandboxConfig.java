@@ -87,6 +87,32 @@ public interface SandboxConfig {
 
     AgentSandbox agentSandbox();
 
+    E2b e2b();
+
+    /**
+     * E2B's API, so the official E2B SDKs run unchanged: its control plane under {@link #path()},
+     * its sandbox plane (Jupyter and envd) under {@code <path>/sandbox}, routed on E2B's headers.
+     */
+    interface E2b {
+        /** Whether the E2B API is served. Defaults to false. */
+        @WithDefault("false")
+        boolean enabled();
+
+        /** Where it is served: E2B_API_URL is http://host:port plus this. Defaults to /e2b. */
+        @WithDefault("/e2b")
+        String path();
+
+        /**
+         * API keys clients send as X-API-KEY, in E2B's format e2b_ followed by hex digits. None set:
+         * the E2B API refuses every control-plane call. Defaults to none.
+         */
+        Optional<List<String>> apiKeys();
+
+        /** The envd version advertised at create: the SDKs switch features on it. Defaults to 0.2.0. */
+        @WithDefault("0.2.0")
+        String envdVersion();
+    }
+
     /**
      * Pod-per-sandbox on kubernetes-sigs/agent-sandbox: the pod keeps its SandboxClaim's
      * spec.lifecycle.shutdownTime (or its Sandbox's spec.shutdownTime when no claim owns it) at

@@ -3,6 +3,8 @@ package dev.interpretersandbox.error;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 
 /**
  * A request the service refuses or cannot serve, with a {@link Kind} and a message meant for the
@@ -50,6 +52,19 @@ public class SandboxException extends RuntimeException {
         this.kind = kind;
         this.details = Map.copyOf(details);
         this.retryAfter = retryAfter;
+    }
+
+    /** The failure of an asynchronous step as a SandboxException (unwrapped; anything else is INTERNAL). */
+    public static SandboxException of(Throwable failure) {
+        Throwable cause = failure;
+        while ((cause instanceof CompletionException || cause instanceof ExecutionException)
+                && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        if (cause instanceof SandboxException known) {
+            return known;
+        }
+        return new SandboxException(Kind.INTERNAL, String.valueOf(cause.getMessage()), cause);
     }
 
     public static SandboxException invalid(String message) {

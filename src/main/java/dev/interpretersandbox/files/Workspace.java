@@ -24,12 +24,16 @@ import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.GroupPrincipal;
 import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.nio.file.attribute.UserPrincipalLookupService;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
@@ -127,12 +131,251 @@ public final class Workspace {
     }
 
     /**
+     * Opens a file to be written whole, replacing what has the name at commit (E2B's files.write):
+     * the bytes go to a hidden temporary file in the same (already opened) directory and are
+     * renamed over the name at commit, so readers see the old file or the new one, and a link
+     * planted under the name is replaced, never followed. A directory of that name is a 409.
+     */
+    public Upload openReplace(WorkspacePath path, long maxBytes, LongConsumer closed) throws IOException {
+        if (path.isRoot()) {
+            throw FileAccessException.badRequest("the path must name a file below " + WorkspacePath.MOUNT);
+        }
+        List<String> components = new ArrayList<>(path.parents());
+        components.add(".upload-" + UUID.randomUUID());
+        Upload upload = openUpload(new WorkspacePath(components), maxBytes, closed);
+        try {
+            BasicFileAttributes existing = attributes(upload.dir, Path.of(path.fileName()));
+            if (existing.isDirectory()) {
+                upload.close();
+                throw new FileAccessException(SandboxException.Kind.CONFLICT, path + " is a directory");
+            }
+        } catch (FileAccessException e) {
+            if (!e.notFoundKind()) {
+                upload.close();
+                throw e;
+            }
+        }
+        upload.replaces = Path.of(path.fileName());
+        return upload;
+    }
+
+    /** What a directory listing or a stat shows of one entry (never followed if it is a link). */
+    public record Entry(
+            String name,
+            WorkspacePath path,
+            EntryType type,
+            long size,
+            int mode,
+            long modifiedMillis,
+            String linkTarget) {}
+
+    public enum EntryType {
+        FILE,
+        DIRECTORY,
+        SYMLINK,
+        OTHER
+    }
+
+    /** One entry, not following a link at its last component. */
+    public Entry stat(WorkspacePath path) throws IOException {
+        Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
+        try {
+            if (path.isRoot()) {
+                openRoot(opened);
+                return entry(Files.readAttributes(root, PosixFileAttributes.class, NOFOLLOW), "data", path, null);
+            }
+            SecureDirectoryStream<Path> dir = walkTo(path.parents(), opened);
+            return entry(dir, path.fileName(), path);
+        } finally {
+            closeAll(opened);
+        }
+    }
+
+    /** The entries of a directory, and of its subdirectories down to depth (1: its own only). */
+    public List<Entry> list(WorkspacePath path, int depth, int limit) throws IOException {
+        Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
+        try {
+            SecureDirectoryStream<Path> dir = walkTo(path.components(), opened);
+            List<Entry> entries = new ArrayList<>();
+            listInto(dir, path, depth, limit, entries);
+            return entries;
+        } finally {
+            closeAll(opened);
+        }
+    }
+
+    private void listInto(SecureDirectoryStream<Path> dir, WorkspacePath at, int depth, int limit, List<Entry> out)
+            throws IOException {
+        List<String> names = new ArrayList<>();
+        for (Path entry : dir) {
+            names.add(entry.getFileName().toString());
+        }
+        names.sort(null);
+        for (String name : names) {
+            if (out.size() >= limit) {
+                return;
+            }
+            if (name.startsWith(".upload-")) {
+                continue; // a write in progress
+            }
+            WorkspacePath child = at.child(name);
+            Entry entry;
+            try {
+                entry = entry(dir, name, child);
+            } catch (FileAccessException e) {
+                continue; // gone since the listing
+            }
+            out.add(entry);
+            if (entry.type() == EntryType.DIRECTORY && depth > 1) {
+                try (SecureDirectoryStream<Path> sub = dir.newDirectoryStream(Path.of(name), NOFOLLOW)) {
+                    listInto(sub, child, depth - 1, limit, out);
+                } catch (FileSystemException e) {
+                    // replaced by a link or removed since: skip
+                }
+            }
+        }
+    }
+
+    /** Makes a directory and its parents; false when it existed already. */
+    public boolean makeDirectories(WorkspacePath path) throws IOException {
+        if (path.isRoot()) {
+            return false;
+        }
+        Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
+        try {
+            SecureDirectoryStream<Path> dir = openRoot(opened);
+            for (String name : path.parents()) {
+                dir = openOrCreateDirectory(dir, name, opened);
+            }
+            try {
+                BasicFileAttributes existing = attributes(dir, Path.of(path.fileName()));
+                if (existing.isDirectory() && !existing.isSymbolicLink()) {
+                    return false;
+                }
+                throw new FileAccessException(SandboxException.Kind.CONFLICT, path + " exists and is not a directory");
+            } catch (FileAccessException e) {
+                if (!e.notFoundKind()) {
+                    throw e;
+                }
+            }
+            openOrCreateDirectory(dir, path.fileName(), opened);
+            return true;
+        } finally {
+            closeAll(opened);
+        }
+    }
+
+    /** Removes a file, a link (not what it points to) or a directory with everything in it. */
+    public void remove(WorkspacePath path) throws IOException {
+        if (path.isRoot()) {
+            throw FileAccessException.forbidden(WorkspacePath.MOUNT + " itself cannot be removed");
+        }
+        Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
+        try {
+            SecureDirectoryStream<Path> dir = walkTo(path.parents(), opened);
+            Path name = Path.of(path.fileName());
+            BasicFileAttributes attributes = attributes(dir, name);
+            if (attributes.isDirectory()) {
+                SecureDirectoryStream<Path> child = dir.newDirectoryStream(name, NOFOLLOW);
+                opened.push(child);
+                deleteContents(child, opened);
+                dir.deleteDirectory(name);
+            } else {
+                dir.deleteFile(name);
+            }
+        } catch (NoSuchFileException e) {
+            throw FileAccessException.notFound();
+        } catch (FileSystemException e) {
+            throw refused(e);
+        } finally {
+            closeAll(opened);
+        }
+    }
+
+    /** Renames an entry (a directory with what is in it), replacing a file of the new name. */
+    public Entry move(WorkspacePath from, WorkspacePath to) throws IOException {
+        if (from.isRoot() || to.isRoot()) {
+            throw FileAccessException.forbidden(WorkspacePath.MOUNT + " itself cannot be moved");
+        }
+        if (to.components().size() > from.components().size()
+                && to.components().subList(0, from.components().size()).equals(from.components())) {
+            throw FileAccessException.badRequest("a directory cannot be moved into itself");
+        }
+        Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
+        try {
+            SecureDirectoryStream<Path> source = walkTo(from.parents(), opened);
+            attributes(source, Path.of(from.fileName())); // 404 when it is not there
+            SecureDirectoryStream<Path> target = openRoot(opened);
+            for (String name : to.parents()) {
+                target = openOrCreateDirectory(target, name, opened);
+            }
+            try {
+                source.move(Path.of(from.fileName()), target, Path.of(to.fileName()));
+            } catch (NoSuchFileException e) {
+                throw FileAccessException.notFound();
+            } catch (DirectoryNotEmptyException | FileAlreadyExistsException e) {
+                throw new FileAccessException(SandboxException.Kind.CONFLICT, to + " exists");
+            } catch (FileSystemException e) {
+                throw refused(e);
+            }
+            return entry(target, to.fileName(), to);
+        } finally {
+            closeAll(opened);
+        }
+    }
+
+    /** Opens the directory at components, refusing links on the way. */
+    private SecureDirectoryStream<Path> walkTo(List<String> components, Deque<SecureDirectoryStream<Path>> opened)
+            throws IOException {
+        SecureDirectoryStream<Path> dir = openRoot(opened);
+        for (String name : components) {
+            dir = openDirectory(dir, name, opened);
+        }
+        return dir;
+    }
+
+    private Entry entry(SecureDirectoryStream<Path> dir, String name, WorkspacePath path) throws IOException {
+        PosixFileAttributes attributes;
+        try {
+            attributes = dir.getFileAttributeView(Path.of(name), PosixFileAttributeView.class, NOFOLLOW)
+                    .readAttributes();
+        } catch (NoSuchFileException | NotDirectoryException e) {
+            throw FileAccessException.notFound();
+        }
+        // A link's target is not shown: reading it by path could pass through a link planted in a
+        // parent meanwhile, and the file API never follows links.
+        String target = null;
+        return entry(attributes, name, path, target);
+    }
+
+    private static Entry entry(PosixFileAttributes attributes, String name, WorkspacePath path, String target) {
+        EntryType type = attributes.isSymbolicLink()
+                ? EntryType.SYMLINK
+                : attributes.isDirectory()
+                        ? EntryType.DIRECTORY
+                        : attributes.isRegularFile() ? EntryType.FILE : EntryType.OTHER;
+        int mode = 0;
+        for (PosixFilePermission permission : attributes.permissions()) {
+            mode |= 1 << (8 - permission.ordinal());
+        }
+        return new Entry(
+                name,
+                path,
+                type,
+                attributes.size(),
+                mode,
+                attributes.lastModifiedTime().toMillis(),
+                target);
+    }
+
+    /**
      * A file being uploaded, open for writing in its (already opened) parent directory. Written by
      * one thread at a time; {@link #close} may come from any thread once writing stopped.
      */
     public final class Upload implements Closeable {
         private final SecureDirectoryStream<Path> dir;
         private final Path name;
+        private Path replaces; // replace mode: the name the file takes at commit, over what is there
         private final SeekableByteChannel channel;
         private final Deque<SecureDirectoryStream<Path>> opened;
         private final long maxBytes;
@@ -187,6 +430,13 @@ public final class Workspace {
         /** The body is complete: the file is handed to the sandbox user and kept. */
         public synchronized long commit() throws IOException {
             chown(dir, name);
+            if (replaces != null) {
+                try {
+                    dir.move(name, dir, replaces); // renameat(2): atomic, and never follows a link
+                } catch (FileSystemException e) {
+                    throw refused(e);
+                }
+            }
             committed = true;
             close();
             return written;

@@ -58,6 +58,13 @@ public record WorkspacePath(List<String> components) {
         return new WorkspacePath(below);
     }
 
+    /** The entry name below this directory. */
+    public WorkspacePath child(String name) {
+        List<String> longer = new ArrayList<>(components);
+        longer.add(name);
+        return new WorkspacePath(longer);
+    }
+
     public boolean isRoot() {
         return components.isEmpty();
     }

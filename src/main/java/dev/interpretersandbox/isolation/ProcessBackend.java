@@ -3,9 +3,11 @@ package dev.interpretersandbox.isolation;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.files.Trees;
+import dev.interpretersandbox.kernel.CommandSpec;
 import dev.interpretersandbox.kernel.KernelHandle;
 import dev.interpretersandbox.kernel.KernelLimits;
 import dev.interpretersandbox.kernel.KernelStartException;
+import dev.interpretersandbox.kernel.RunningCommand;
 import dev.interpretersandbox.metrics.SandboxMetrics;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Typed;
@@ -160,6 +162,43 @@ public class ProcessBackend implements IsolationBackend {
         return command;
     }
 
+    /** A shell command next to a kernel: the kernel's prlimit and setpriv, then a session of its own. */
+    List<String> shellCommand(boolean root, KernelLimits own, String shell, String directory) {
+        List<String> command = new ArrayList<>(command(root, own));
+        int session = command.indexOf("setsid");
+        command.subList(session + 1, command.size()).clear();
+        command.addAll(List.of("/bin/sh", "-c", ProcessCommand.WRAPPER, shell, directory));
+        return command;
+    }
+
+    /** Starts a command in a kernel's cgroup (when it has one), as the kernel runs. */
+    RunningCommand startCommand(String containerId, Path workspace, Path scratch, KernelLimits limits, CommandSpec spec)
+            throws IOException {
+        String directory = spec.workspacePath().isEmpty()
+                ? workspace.toString()
+                : workspace + "/" + String.join("/", spec.workspacePath());
+        ProcessBuilder builder = new ProcessBuilder(
+                        shellCommand(Identity.root(), limits, spec.shellCommand(), directory))
+                .directory(workspace.toFile());
+        builder.environment().clear();
+        builder.environment()
+                .putAll(KernelEnvironment.variables(limits.cpus(), workspace.toString(), scratch.toString()));
+        builder.environment().putAll(spec.env());
+        ProcessCommand command = new ProcessCommand(builder.start());
+        try {
+            if (!cgroups.containers().contains(containerId)) {
+                LOG.debugf("command in %s runs without a cgroup of its own: the pod's limits apply", containerId);
+            } else {
+                cgroups.join(containerId, command.pid());
+            }
+            command.release();
+        } catch (IOException | RuntimeException e) {
+            command.signal("KILL");
+            throw e;
+        }
+        return command;
+    }
+
     @Override
     public KernelHandle launch(String sandboxId, Path workspace, KernelLimits limits) {
         String containerId = sandboxId + "-" + sequence.incrementAndGet();
@@ -193,7 +232,8 @@ public class ProcessBackend implements IsolationBackend {
                 metrics::protocolDropped,
                 cgroups,
                 scratch,
-                memory);
+                memory,
+                spec -> startCommand(containerId, workspace, scratch, limits, spec));
         if (limited) {
             try {
                 // Python takes far longer to import IPython than this takes: no user code runs outside.

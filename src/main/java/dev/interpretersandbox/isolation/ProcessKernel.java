@@ -2,7 +2,10 @@ package dev.interpretersandbox.isolation;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.files.Trees;
+import dev.interpretersandbox.kernel.CommandSpec;
 import dev.interpretersandbox.kernel.KernelChannel;
+import dev.interpretersandbox.kernel.RunningCommand;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -20,6 +23,12 @@ final class ProcessKernel extends ChildKernel {
     private static final long EXIT_POLL_MILLIS = 50;
 
     private final Path scratch;
+    private final CommandStarter commands;
+
+    /** How this kernel's commands start (the backend knows the command line). */
+    interface CommandStarter {
+        RunningCommand start(CommandSpec spec) throws IOException;
+    }
 
     ProcessKernel(
             String containerId,
@@ -29,9 +38,16 @@ final class ProcessKernel extends ChildKernel {
             KernelChannel.DropCounter drops,
             Cgroups cgroups,
             Path scratch,
-            long memoryLimit) {
+            long memoryLimit,
+            CommandStarter commands) {
         super(containerId, process, mapper, limits, drops, cgroups, memoryLimit);
         this.scratch = scratch;
+        this.commands = commands;
+    }
+
+    @Override
+    public RunningCommand command(CommandSpec spec) throws IOException {
+        return commands.start(spec);
     }
 
     @Override

@@ -39,8 +39,15 @@ public class RootFs {
     public void prepare() {
         try {
             Path root = layout.rootfs();
-            for (String dir : List.of("usr", "etc", "mnt/data", "tmp", "proc", "dev", "sys", "opt/sandbox")) {
+            for (String dir : List.of("usr", "etc", "mnt/data", "home", "tmp", "proc", "dev", "sys", "opt/sandbox")) {
                 Files.createDirectories(root.resolve(dir));
+            }
+            // E2B's home and working directory is the workspace itself, by a link: a second bind
+            // mount of the same directory is not usable under this runsc.
+            Path home = root.resolve("home/user");
+            if (!Files.isSymbolicLink(home)) {
+                Files.deleteIfExists(home);
+                Files.createSymbolicLink(home, Path.of("/mnt/data"));
             }
             for (String link : List.of("bin", "lib", "lib64", "sbin")) {
                 Path path = root.resolve(link);

@@ -53,6 +53,31 @@ public class RunscClient {
         return args;
     }
 
+    /**
+     * Arguments of {@code runsc exec}: a second process in a running container, described by a
+     * process.json (user, rlimits, capabilities as the kernel's), in the foreground; its pid in
+     * the container goes to pidFile.
+     */
+    public List<String> execCommand(String containerId, Path process, Path pidFile) {
+        List<String> args = base();
+        args.addAll(List.of("exec", "--process=" + process, "--internal-pid-file=" + pidFile, containerId));
+        return args;
+    }
+
+    /** Runs a short /bin/sh script in the container as the sandbox user, within the command deadline. */
+    public void execShell(String containerId, String script) {
+        List<String> args = base();
+        args.addAll(List.of(
+                "exec",
+                "--user=" + config.userId() + ":" + config.userId(),
+                "--cwd=/",
+                containerId,
+                "/bin/sh",
+                "-c",
+                script));
+        CommandRunner.run(args, deadline()).orThrow();
+    }
+
     /** Saves the container to image and stops it; the deadline grows with the memory to write. */
     public void checkpoint(String containerId, Path image, Duration deadline) {
         List<String> args = base();

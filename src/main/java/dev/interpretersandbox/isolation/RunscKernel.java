@@ -2,7 +2,9 @@ package dev.interpretersandbox.isolation;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.files.Trees;
+import dev.interpretersandbox.kernel.CommandSpec;
 import dev.interpretersandbox.kernel.KernelChannel;
+import dev.interpretersandbox.kernel.RunningCommand;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +23,7 @@ final class RunscKernel extends ChildKernel {
 
     private final RunscClient runsc;
     private final Path bundle;
+    private final ObjectMapper mapper;
 
     RunscKernel(
             String containerId,
@@ -35,6 +38,7 @@ final class RunscKernel extends ChildKernel {
         super(containerId, process, mapper, limits, drops, cgroups, memoryLimit);
         this.runsc = runsc;
         this.bundle = bundle;
+        this.mapper = mapper;
     }
 
     @Override
@@ -68,6 +72,11 @@ final class RunscKernel extends ChildKernel {
         }
         destroy();
         return true;
+    }
+
+    @Override
+    public RunningCommand command(CommandSpec command) throws IOException {
+        return RunscCommand.start(containerId, runsc, mapper, bundle, command);
     }
 
     @Override

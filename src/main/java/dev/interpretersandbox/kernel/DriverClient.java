@@ -23,6 +23,9 @@ import java.util.function.Predicate;
  * in:  {"op": "execute", "id": ID, "code": "...", "limits": {...}}   answered: started, output..., done
  *      {"op": "env", "id": ID, "env": {"NAME": "value"}}              answered: done
  *      {"op": "ping", "id": ID}                                       answered: done
+ *      {"op": "context_create" | "context_restart" | "context_delete", "id": ID, "context": C,
+ *       "cwd": "/dir"}                                                 answered: done
+ *      an execute may carry "env" (for that execution) and "context" (whose namespace it uses)
  * out: ready (once), started {id}, stream, display_data, error, truncated, done {id}
  * </pre>
  *
@@ -89,6 +92,17 @@ public final class DriverClient {
         return await(bytes(request), done(id), timeout);
     }
 
+    /** Makes, resets or deletes a code context (a namespace and working directory of its own). */
+    public DriverMessage context(String op, String context, String cwd, Duration timeout) throws InterruptedException {
+        String id = newId();
+        ObjectNode request =
+                mapper.createObjectNode().put("op", op).put("id", id).put("context", context);
+        if (cwd != null) {
+            request.put("cwd", cwd);
+        }
+        return await(bytes(request), done(id), timeout);
+    }
+
     private static Predicate<DriverMessage> done(String id) {
         return message ->
                 message instanceof DriverMessage.Done answer && answer.id().equals(id);
@@ -138,9 +152,22 @@ public final class DriverClient {
      * does not read (its owner bounds that with a deadline).
      */
     public String execute(String code, OutputLimits limits, Observer observer) throws IOException {
+        return execute(code, Map.of(), null, limits, observer);
+    }
+
+    /** As {@link #execute(String, OutputLimits, Observer)}, with variables for this execution and a context (or null). */
+    public String execute(String code, Map<String, String> env, String context, OutputLimits limits, Observer observer)
+            throws IOException {
         String id = newId();
         ObjectNode request =
                 mapper.createObjectNode().put("op", "execute").put("id", id).put("code", code);
+        if (!env.isEmpty()) {
+            ObjectNode variables = request.putObject("env");
+            env.forEach(variables::put);
+        }
+        if (context != null) {
+            request.put("context", context);
+        }
         request.putObject("limits")
                 .put("stream_chars", limits.streamChars())
                 .put("display_bytes", limits.displayBytes())

@@ -28,7 +28,11 @@ public sealed interface DriverMessage {
     record Stream(Instant at, StreamName name, String text) implements Output {}
 
     /** A MIME bundle; size counts its values as sent (characters of text, JSON of the rest). */
-    record Display(Instant at, JsonNode variants, long size) implements Output {}
+    /**
+     * A MIME bundle; main when it is the cell's value (not a display() call); chart, when a
+     * matplotlib figure showed one, its data (null otherwise).
+     */
+    record Display(Instant at, JsonNode variants, long size, boolean main, JsonNode chart) implements Output {}
 
     record Error(Instant at, String ename, String evalue, List<String> traceback) implements Output {
         /** Characters of all its text. */

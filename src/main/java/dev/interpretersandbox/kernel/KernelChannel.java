@@ -297,7 +297,14 @@ public final class KernelChannel {
                     ? value.asText().length()
                     : value.toString().length();
         }
-        return new DriverMessage.Display(at, variants, size);
+        JsonNode chart = body.get("chart");
+        if (chart != null && !chart.isObject()) {
+            chart = null;
+        }
+        if (chart != null) {
+            size += chart.toString().length(); // it counts against the display cap like the rest
+        }
+        return new DriverMessage.Display(at, variants, size, body.path("main").asBoolean(false), chart);
     }
 
     private static DriverMessage error(JsonNode body, Instant at) {

@@ -1,5 +1,6 @@
 package dev.interpretersandbox.kernel;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -48,6 +49,14 @@ public interface KernelHandle {
      */
     default boolean checkpoint(Path image) {
         return false;
+    }
+
+    /**
+     * Starts a shell command next to the kernel: in the same isolation and limits, as the sandbox
+     * user, without stdin. Its output is the returned handle's; it ends with the kernel at the latest.
+     */
+    default RunningCommand command(CommandSpec command) throws IOException {
+        throw new IOException("this kernel cannot run commands");
     }
 
     /** Stops the kernel and removes everything it left on the host; errors are logged, not thrown. */

@@ -3,6 +3,7 @@ package dev.interpretersandbox.registry;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -17,6 +18,8 @@ import java.util.Map;
  * @param pausable whether the reaper pauses it at its idle timeout instead of removing it
  * @param notice what the next execution is told before its code runs (e.g. that the kernel
  *     could not be saved), or null
+ * @param metadata its creator's labels (absent in records of earlier builds)
+ * @param accessTokenHashes SHA-256 of each of its access tokens, hex; none when only the admin token opens it
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record SandboxRecord(
@@ -31,12 +34,16 @@ public record SandboxRecord(
         KernelState kernel,
         Instant pausedAt,
         boolean pausable,
-        String notice) {
+        String notice,
+        Map<String, String> metadata,
+        List<String> accessTokenHashes) {
 
     public static final int VERSION = 1;
 
     public SandboxRecord {
         env = env == null ? Map.of() : Map.copyOf(env);
+        metadata = metadata == null ? Map.of() : Map.copyOf(metadata);
+        accessTokenHashes = accessTokenHashes == null ? List.of() : List.copyOf(accessTokenHashes);
     }
 
     /** The sandbox's limits, as POST /sandboxes chose them. */

@@ -1,5 +1,6 @@
 package dev.interpretersandbox.sandbox;
 
+import com.fasterxml.jackson.annotation.JsonIgnore;
 import com.fasterxml.jackson.databind.JsonNode;
 import java.time.Instant;
 import java.util.List;
@@ -14,7 +15,14 @@ public record Event(String type, Instant timestamp, Object data) {
 
     public record Stream(String name, String text) {}
 
-    public record Display(JsonNode variants) {}
+    /**
+     * A MIME bundle. main (the cell's value) and chart (a figure's data) are for the E2B API only:
+     * the seed API shows variants alone.
+     */
+    public record Display(
+            JsonNode variants,
+            @JsonIgnore boolean main,
+            @JsonIgnore JsonNode chart) {}
 
     public record Error(String ename, String evalue, List<String> traceback) {}
 
@@ -25,7 +33,11 @@ public record Event(String type, Instant timestamp, Object data) {
     }
 
     public static Event display(Instant at, JsonNode variants) {
-        return new Event(DISPLAY, at, new Display(variants));
+        return display(at, variants, false, null);
+    }
+
+    public static Event display(Instant at, JsonNode variants, boolean main, JsonNode chart) {
+        return new Event(DISPLAY, at, new Display(variants, main, chart));
     }
 
     public static Event error(Instant at, String ename, String evalue, List<String> traceback) {

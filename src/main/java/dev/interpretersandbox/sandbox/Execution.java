@@ -161,7 +161,13 @@ public final class Execution extends Job implements DriverClient.Observer {
             return;
         }
         try {
-            ready.driver().execute(request.code(), context.budget().driverLimits(), this);
+            ready.driver()
+                    .execute(
+                            request.code(),
+                            request.env(),
+                            request.context(),
+                            context.budget().driverLimits(),
+                            this);
         } catch (IOException e) {
             ended(new DriverMessage.Closed(Instant.now()));
         }

@@ -1,7 +1,14 @@
 package dev.interpretersandbox.sandbox;
 
-/** How one execution ended, and what it used. Its events went to the execution's {@link EventSink}. */
-public record ExecutionResult(ExecutionStatus status, Usage usage) {
+/**
+ * How one execution ended, and what it used; for a command also its exit code. Its events went to
+ * the execution's {@link EventSink}.
+ */
+public record ExecutionResult(ExecutionStatus status, Usage usage, Integer exitCode) {
+
+    public ExecutionResult(ExecutionStatus status, Usage usage) {
+        this(status, usage, null);
+    }
 
     /**
      * Resources of one execution: wall time, CPU time of the whole sandbox and its peak memory

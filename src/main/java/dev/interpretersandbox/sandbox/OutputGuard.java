@@ -100,7 +100,7 @@ final class OutputGuard {
         }
         displays++;
         displayBytes += display.size();
-        add(Event.display(display.at(), display.variants()));
+        add(Event.display(display.at(), display.variants(), display.main(), display.chart()));
     }
 
     /** An error event counts against its own budget: a cell that printed its fill still reports its exception. */

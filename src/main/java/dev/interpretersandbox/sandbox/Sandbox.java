@@ -5,10 +5,12 @@ import dev.interpretersandbox.error.SandboxException.Kind;
 import dev.interpretersandbox.files.Workspace;
 import dev.interpretersandbox.files.WorkspacePath;
 import dev.interpretersandbox.isolation.Sizes;
+import dev.interpretersandbox.kernel.CommandSpec;
 import dev.interpretersandbox.kernel.DriverMessage;
 import dev.interpretersandbox.kernel.KernelHandle;
 import dev.interpretersandbox.kernel.KernelLimits;
 import dev.interpretersandbox.kernel.KernelStartException;
+import dev.interpretersandbox.kernel.RunningCommand;
 import dev.interpretersandbox.log.LogSafe;
 import dev.interpretersandbox.metrics.SandboxMetrics.RestartCause;
 import dev.interpretersandbox.registry.SandboxRecord;
@@ -22,14 +24,17 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.EnumSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.function.LongConsumer;
 import org.jboss.logging.Logger;
 
 /**
@@ -60,6 +65,8 @@ public final class Sandbox {
     private static final Logger LOG = Logger.getLogger(Sandbox.class);
     /** How long a kernel may take to apply its environment variables before it counts as broken. */
     private static final Duration ENVIRONMENT_DEADLINE = Duration.ofSeconds(10);
+    /** Commands one sandbox runs at once; each holds two reader threads in the service. */
+    static final int MAX_COMMANDS = 16;
 
     private final String id;
     private final SandboxContext context;
@@ -82,6 +89,10 @@ public final class Sandbox {
     private long busyNanos;
     private boolean registered; // durable: its record is kept under the state directory
     private boolean dirty; // changed since its record was last written
+    private int commands; // commands running now
+    private int executionsCounted; // E2B's number_of_executions
+    private final Map<Long, RunningCommandInfo> running = new LinkedHashMap<>(); // by pid, while they run
+    private final Map<String, CodeContext> contexts = new LinkedHashMap<>(); // by id
     private final Object recordLock = new Object(); // one record write at a time, in snapshot order
 
     Sandbox(String id, SandboxSpec spec, SandboxContext context, Workspace workspace) {
@@ -103,7 +114,9 @@ public final class Sandbox {
         SandboxSpec spec = new SandboxSpec(
                 new KernelLimits(limits.memoryBytes(), limits.cpus(), limits.pids(), limits.workspaceBytes()),
                 record.env(),
-                Duration.ofMillis(record.idleTimeoutMillis()));
+                Duration.ofMillis(record.idleTimeoutMillis()),
+                record.metadata(),
+                record.accessTokenHashes());
         Sandbox sandbox = new Sandbox(record.id(), spec, context, workspace);
         synchronized (sandbox) {
             sandbox.createdAt = record.createdAt();
@@ -247,7 +260,9 @@ public final class Sandbox {
                 kernelState,
                 hibernation.pausedAt(),
                 pausable,
-                notice);
+                notice,
+                spec.metadata(),
+                spec.accessTokenHashes());
     }
 
     /**
@@ -296,6 +311,26 @@ public final class Sandbox {
     /** The reaper may pause this sandbox instead of removing it. */
     synchronized void pausable(boolean value) {
         pausable = value;
+    }
+
+    /**
+     * E2B's autoPause=false: at its idle timeout the sandbox is removed, not paused, whatever
+     * sandbox.sandboxes.pause.enabled says (true cannot make a backend pause that cannot).
+     */
+    public synchronized void neverPause() {
+        pausable = false;
+        dirty = true;
+    }
+
+    /**
+     * Starts the kernel now (restoring a paused sandbox) rather than at the next execution: E2B's
+     * connect resumes a paused sandbox. Completes once it runs.
+     */
+    public CompletionStage<Void> wake() {
+        return exclusive(true, () -> {
+            ensureKernel();
+            return null;
+        });
     }
 
     synchronized boolean pausable() {
@@ -507,10 +542,15 @@ public final class Sandbox {
                 tell("the paused sandbox could not be restored (" + hibernation.lastFailure() + "); this execution"
                         + " runs in a fresh kernel: variables and imports were lost, files in /mnt/data are kept");
             }
+            boolean launched = false;
             if (fresh == null) {
                 fresh = context.launcher().launch(id, workspace.root(), spec().limits());
+                launched = true;
             }
             applyEnvironment(fresh, spec().env());
+            if (launched) {
+                recreateContexts(fresh); // a new kernel: the contexts are there again, empty
+            }
         } catch (KernelStartException | UncheckedIOException e) {
             synchronized (this) {
                 startFailure = e.getMessage();
@@ -610,6 +650,220 @@ public final class Sandbox {
                     return true;
                 },
                 context.workers().lifecycle());
+    }
+
+    /**
+     * A new idle timeout from now on (E2B's set_timeout): the reaper pauses or removes the sandbox
+     * once it has been idle that long, counted from this call.
+     */
+    public synchronized void idleTimeout(Duration timeout) {
+        requireLive();
+        spec = spec.withIdleTimeout(timeout);
+        touch();
+    }
+
+    /**
+     * Starts a shell command next to the kernel (POST .../commands, E2B's commands.run): at once
+     * when the kernel runs, even while code executes; else after the jobs ahead, with the kernel
+     * started or restored first. The command counts as activity until it ends. The sandbox's own
+     * environment applies, then the command's.
+     */
+    public CompletionStage<RunningCommand> startCommand(CommandSpec command) {
+        KernelHandle running;
+        synchronized (this) {
+            requireLive();
+            if (commands >= MAX_COMMANDS) {
+                throw SandboxException.unavailable(
+                        "this sandbox already runs " + MAX_COMMANDS + " commands; retry once one has ended",
+                        Duration.ofSeconds(1));
+            }
+            running = state == SandboxState.IDLE || state == SandboxState.BUSY ? kernel : null;
+        }
+        if (running != null && running.alive()) {
+            KernelHandle on = running;
+            return CompletableFuture.supplyAsync(
+                    () -> launchCommand(on, command), context.workers().lifecycle());
+        }
+        return exclusive(true, () -> launchCommand(ensureKernel(), command));
+    }
+
+    private RunningCommand launchCommand(KernelHandle on, CommandSpec command) {
+        Map<String, String> env = new LinkedHashMap<>(spec().env());
+        env.putAll(command.env());
+        synchronized (this) {
+            commands++;
+        }
+        beginTransfer();
+        RunningCommand started;
+        try {
+            started = on.command(new CommandSpec(command.shellCommand(), command.workspacePath(), env, command.root()));
+        } catch (IOException | RuntimeException e) {
+            commandEnded();
+            throw new SandboxException(Kind.UNAVAILABLE, "the command could not be started: " + e.getMessage(), e);
+        }
+        RunningCommandInfo info = new RunningCommandInfo(started.pid(), command, started);
+        synchronized (this) {
+            running.put(started.pid(), info);
+        }
+        started.exit().whenComplete((code, failure) -> {
+            synchronized (this) {
+                running.remove(started.pid(), info);
+            }
+            commandEnded();
+        });
+        return started;
+    }
+
+    /** A command that runs now: its pid, what was asked for, and the handle to signal it. */
+    public record RunningCommandInfo(long pid, CommandSpec spec, RunningCommand command) {}
+
+    /** Commands running now, oldest first (E2B's process List). */
+    public synchronized List<RunningCommandInfo> runningCommands() {
+        return List.copyOf(running.values());
+    }
+
+    private void commandEnded() {
+        synchronized (this) {
+            commands--;
+        }
+        endTransfer();
+    }
+
+    /** Counts one more execution and returns the count (E2B's execution_count). */
+    public synchronized int countExecution() {
+        return ++executionsCounted;
+    }
+
+    /** A code context (E2B's): a namespace and working directory of its own in the sandbox's kernel. */
+    public record CodeContext(String id, String language, String cwd) {}
+
+    /** Code contexts one sandbox keeps at most. */
+    static final int MAX_CONTEXTS = 32;
+
+    public synchronized List<CodeContext> contexts() {
+        return List.copyOf(contexts.values());
+    }
+
+    public synchronized Optional<CodeContext> context(String contextId) {
+        return Optional.ofNullable(contexts.get(contextId));
+    }
+
+    /** Makes a context whose code starts in cwd (a path inside the sandbox), the kernel started first. */
+    public CompletionStage<CodeContext> createContext(String cwd) {
+        synchronized (this) {
+            requireLive();
+            if (contexts.size() >= MAX_CONTEXTS) {
+                throw SandboxException.busy("this sandbox has " + MAX_CONTEXTS + " contexts; delete one first");
+            }
+        }
+        CodeContext made = new CodeContext(UUID.randomUUID().toString(), "python", cwd);
+        return exclusive(false, () -> {
+            contextOp(ensureKernel(), "context_create", made);
+            synchronized (this) {
+                contexts.put(made.id(), made);
+            }
+            return made;
+        });
+    }
+
+    /** Empties a context's namespace; false when there is no such context. */
+    public CompletionStage<Boolean> restartContext(String contextId) {
+        return exclusive(false, () -> {
+            CodeContext known = context(contextId).orElse(null);
+            if (known == null) {
+                return false;
+            }
+            contextOp(ensureKernel(), "context_create", known);
+            return true;
+        });
+    }
+
+    /** Deletes a context and its namespace; false when there is no such context. */
+    public CompletionStage<Boolean> deleteContext(String contextId) {
+        return exclusive(false, () -> {
+            KernelHandle running;
+            synchronized (this) {
+                if (contexts.remove(contextId) == null) {
+                    return false;
+                }
+                running = kernel;
+            }
+            if (running != null && running.alive()) {
+                contextOp(running, "context_delete", new CodeContext(contextId, "python", null));
+            }
+            return true;
+        });
+    }
+
+    /** Best effort: a context that cannot be made again answers ContextNotFound when used. */
+    private void recreateContexts(KernelHandle fresh) {
+        for (CodeContext known : contexts()) {
+            try {
+                contextOp(fresh, "context_create", known);
+            } catch (SandboxException e) {
+                LOG.warnf("sandbox %s: context %s not made again: %s", id, known.id(), e.getMessage());
+            }
+        }
+    }
+
+    private static void contextOp(KernelHandle on, String op, CodeContext target) {
+        DriverMessage answer;
+        try {
+            answer = on.driver().context(op, target.id(), target.cwd(), ENVIRONMENT_DEADLINE);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            answer = null;
+        }
+        if (!(answer instanceof DriverMessage.Done)) {
+            throw new SandboxException(Kind.UNAVAILABLE, "the kernel did not answer a context request (" + op + ")");
+        }
+    }
+
+    /** Accepts one more access token from now on (E2B's connect hands each client its own). */
+    public void addAccessToken(String tokenHash) {
+        synchronized (this) {
+            requireLive();
+            spec = spec.withAnotherToken(tokenHash);
+        }
+        persist(); // before the token is handed out: a crash must not lock its holder out
+    }
+
+    /**
+     * Pauses the sandbox now, as the reaper does at its idle timeout, after the jobs queued before
+     * it. True when it is paused afterwards; false when there is nothing to save (no kernel runs)
+     * or this backend cannot checkpoint, and then it stays as it was.
+     */
+    public CompletionStage<Boolean> pause() {
+        return exclusive(false, () -> {
+            KernelHandle running;
+            synchronized (this) {
+                if (state == SandboxState.PAUSED) {
+                    return true;
+                }
+                // A command's processes would be saved half-way (and this runsc cannot restore a
+                // container with exec'd processes in it): not while one runs.
+                if (state != SandboxState.IDLE
+                        || commands > 0
+                        || kernel == null
+                        || !kernel.alive()
+                        || !context.launcher().canCheckpoint()) {
+                    return false;
+                }
+                transition(SandboxState.IDLE, SandboxState.PAUSING);
+                running = kernel;
+            }
+            boolean paused = hibernation.pause(running, context.clock().instant());
+            synchronized (this) {
+                if (paused) {
+                    kernel = null;
+                    transition(SandboxState.PAUSING, SandboxState.PAUSED);
+                } else {
+                    transition(SandboxState.PAUSING, SandboxState.IDLE);
+                }
+            }
+            persist();
+            return paused;
+        });
     }
 
     /**
@@ -1042,6 +1296,11 @@ public final class Sandbox {
      * free room. The transfer counts as activity until the upload is closed.
      */
     public Workspace.Upload openUpload(WorkspacePath path, long contentLength) throws IOException {
+        return openUpload(path, contentLength, false);
+    }
+
+    /** An upload; with replace, it takes the place of a file of that name at commit (E2B's write). */
+    public Workspace.Upload openUpload(WorkspacePath path, long contentLength, boolean replace) throws IOException {
         beginTransfer();
         boolean opened = false;
         try {
@@ -1052,16 +1311,34 @@ public final class Sandbox {
                 throw SandboxException.tooLarge("the file does not fit in the workspace: "
                         + Sizes.human(Math.max(0, room)) + " free of " + Sizes.human(limit));
             }
-            Workspace.Upload upload = workspace.openUpload(path, room, written -> {
+            LongConsumer closed = written -> {
                 context.metrics().uploaded(written);
                 endTransfer();
-            });
+            };
+            Workspace.Upload upload =
+                    replace ? workspace.openReplace(path, room, closed) : workspace.openUpload(path, room, closed);
             opened = true;
             return upload;
         } finally {
             if (!opened) {
                 endTransfer();
             }
+        }
+    }
+
+    /** Something done to the workspace from the host: listing, stat, mkdir, remove, move. */
+    public interface WorkspaceTask<T> {
+        T run(Workspace workspace) throws IOException;
+    }
+
+    /** Runs a short workspace task as a transfer: the reaper does not pause or stop the sandbox meanwhile. */
+    public <T> T withWorkspace(WorkspaceTask<T> task) throws IOException {
+        beginTransfer();
+        try {
+            workspace.create();
+            return task.run(workspace);
+        } finally {
+            endTransfer();
         }
     }
 

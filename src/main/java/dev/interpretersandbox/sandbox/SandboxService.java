@@ -559,7 +559,9 @@ public class SandboxService {
                 kernel,
                 null,
                 record.pausable(),
-                record.notice());
+                record.notice(),
+                record.metadata(),
+                record.accessTokenHashes());
     }
 
     /** What a shutdown did: sandboxes saved, with nothing to save, lost, and left unsaved at the deadline. */

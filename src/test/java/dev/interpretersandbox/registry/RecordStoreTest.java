@@ -50,7 +50,9 @@ class RecordStoreTest {
                 SandboxRecord.KernelState.SAVED,
                 null,
                 true,
-                null);
+                null,
+                Map.of("owner", "team-a"),
+                List.of("ab".repeat(32)));
     }
 
     private Path file(String id) {

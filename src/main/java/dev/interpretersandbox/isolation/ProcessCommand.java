@@ -1,0 +1,67 @@
+package dev.interpretersandbox.isolation;
+
+import dev.interpretersandbox.kernel.RunningCommand;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * A command in process mode: a child process with the kernel's limits and user (prlimit, setpriv),
+ * its own session, and the kernel's cgroup. It waits on its stdin until the service has moved it
+ * into the cgroup, then changes to its working directory as the sandbox user (so a link planted
+ * there is followed with the sandbox user's rights only) and runs bash.
+ */
+final class ProcessCommand implements RunningCommand {
+
+    private static final Duration SIGNAL_DEADLINE = Duration.ofSeconds(5);
+    /** $0 is the command, $1 the directory: neither is ever parsed by this shell. */
+    static final String WRAPPER = "read -r _ || exit 125; cd -- \"$1\" || exit 126; exec /bin/bash -l -c \"$0\"";
+
+    private final Process process;
+    private final CompletableFuture<Integer> exit;
+
+    ProcessCommand(Process process) {
+        this.process = process;
+        this.exit = process.onExit().thenApply(Process::exitValue);
+    }
+
+    /** Lets the command go once it is in its cgroup: it reads one line, then stdin is closed. */
+    void release() throws IOException {
+        try (OutputStream in = process.getOutputStream()) {
+            in.write('\n');
+        }
+    }
+
+    @Override
+    public long pid() {
+        return process.pid();
+    }
+
+    @Override
+    public InputStream stdout() {
+        return process.getInputStream();
+    }
+
+    @Override
+    public InputStream stderr() {
+        return process.getErrorStream();
+    }
+
+    @Override
+    public CompletableFuture<Integer> exit() {
+        return exit;
+    }
+
+    @Override
+    public boolean signal(String name) {
+        if (!process.isAlive()) {
+            return false;
+        }
+        // setsid made it a session and process group leader: kill(1) with -pid reaches the group.
+        return CommandRunner.run(List.of("kill", "-s", name, "--", "-" + process.pid()), SIGNAL_DEADLINE)
+                .ok();
+    }
+}
