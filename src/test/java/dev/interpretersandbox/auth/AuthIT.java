@@ -9,6 +9,7 @@ import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
 import java.util.Map;
 import org.hamcrest.Matchers;
+import org.junit.jupiter.api.Assertions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -90,5 +91,76 @@ class AuthIT {
         given().get("/q/health/live").then().statusCode(200);
         given().get("/q/health/ready").then().statusCode(200);
         given().get("/q/health").then().statusCode(200);
+    }
+
+    @Test
+    void aSandboxsOwnTokenOpensThatSandboxAndNothingElse() {
+        String admin = "Bearer " + TOKEN;
+        var first = given().header("Authorization", admin)
+                .body("{}")
+                .post("/sandboxes")
+                .then()
+                .statusCode(201);
+        String a = first.extract().path("id");
+        String tokenA = first.extract().path("access_token");
+        var second = given().header("Authorization", admin)
+                .body("{}")
+                .post("/sandboxes")
+                .then()
+                .statusCode(201);
+        String b = second.extract().path("id");
+        String tokenB = second.extract().path("access_token");
+        Assertions.assertNotEquals(tokenA, tokenB);
+        try {
+            // its own token: its routes
+            given().header("Authorization", "Bearer " + tokenA)
+                    .get("/sandboxes/" + a)
+                    .then()
+                    .statusCode(200)
+                    .body("id", equalTo(a))
+                    .body("access_token", Matchers.nullValue()); // shown once, at creation
+            given().header("Authorization", "Bearer " + tokenA)
+                    .body("{\"code\": \"print(6 * 7)\"}")
+                    .post("/sandboxes/" + a + "/execute")
+                    .then()
+                    .statusCode(200)
+                    .body("events[0].data.text", equalTo("42\n"));
+            // another sandbox's routes: 403, whichever way the path is written
+            for (String path :
+                    new String[] {"/sandboxes/" + b, "/sandboxes/" + b + "/execute", "/sandboxes/" + b + "/"}) {
+                given().header("Authorization", "Bearer " + tokenA)
+                        .body("{\"code\": \"print(1)\"}")
+                        .post(path)
+                        .then()
+                        .statusCode(403)
+                        .body("error", containsString("not valid for this sandbox"));
+            }
+            given().header("Authorization", "Bearer " + tokenA)
+                    .delete("/sandboxes/" + b)
+                    .then()
+                    .statusCode(403);
+            // the service's own routes: only the admin token
+            for (String path : new String[] {"/sandboxes", "/execute", "/q/metrics"}) {
+                given().header("Authorization", "Bearer " + tokenA)
+                        .get(path)
+                        .then()
+                        .statusCode(401);
+            }
+            // a token that is no sandbox's: 403 on a sandbox route too, never through
+            given().header("Authorization", "Bearer " + tokenA + "x")
+                    .get("/sandboxes/" + a)
+                    .then()
+                    .statusCode(403);
+            given().header("Authorization", "Bearer " + tokenB)
+                    .delete("/sandboxes/" + b)
+                    .then()
+                    .statusCode(204);
+            given().header("Authorization", "Bearer " + tokenB)
+                    .get("/sandboxes/" + b)
+                    .then()
+                    .statusCode(403); // gone: its token opens nothing any more
+        } finally {
+            given().header("Authorization", admin).delete("/sandboxes/" + a);
+        }
     }
 }
