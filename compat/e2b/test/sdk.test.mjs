@@ -109,6 +109,9 @@ test('files: write, read, list, rename, remove; /home/user is /mnt/data', async 
   await sbx.files.remove('/home/user/data');
   assert.equal(await sbx.files.exists('/home/user/data/b.csv'), false);
   await assert.rejects(sbx.files.read('/etc/passwd'), /403|only files under/);
+  await sbx.files.write('raw.bin', new Uint8Array([0, 1, 2, 255]).buffer, { useOctetStream: true });
+  assert.deepEqual([...(await sbx.files.read('/home/user/raw.bin', { format: 'bytes' }))], [0, 1, 2, 255]);
+  await sbx.files.remove('raw.bin');
 });
 
 test('commands: output, exit code, stderr and a timeout', async () => {
@@ -132,6 +135,9 @@ test('commands: output, exit code, stderr and a timeout', async () => {
 
 test('setTimeout, list with metadata, pause and connect with state kept, kill', async () => {
   await sbx.setTimeout(600_000);
+  const info = await sbx.getInfo();
+  const left = (info.endAt.getTime() - Date.now()) / 1000;
+  assert.ok(left > 590 && left <= 601, `ends about 600 s from now, not ${left}`);
   const other = await create({ metadata: { suite: 'other' } });
   const page = await Sandbox.list({ query: { metadata: { suite: 'sdk', run: String(process.pid) } } }).nextItems();
   assert.deepEqual(page.map((s) => s.sandboxId), [sbx.sandboxId]);

@@ -108,8 +108,8 @@ public interface SandboxConfig {
          */
         Optional<List<String>> apiKeys();
 
-        /** The envd version advertised at create: the SDKs switch features on it. Defaults to 0.2.0. */
-        @WithDefault("0.2.0")
+        /** The envd version advertised at create: the SDKs switch features on it. Defaults to 0.5.7. */
+        @WithDefault("0.5.7")
         String envdVersion();
     }
 

@@ -28,12 +28,20 @@ final class Operation<T> extends Job {
 
     /** Runs the task on the calling thread (a caller that already is on a lifecycle thread). */
     void run() {
+        T value = null;
+        Throwable failure = null;
         try {
-            result.complete(task.call());
+            value = task.call();
         } catch (Throwable e) {
-            result.completeExceptionally(e);
-        } finally {
-            sandbox.finished(this);
+            failure = e;
+        }
+        // The sandbox is free before anyone hears the result: whoever acts on it (the reaper's
+        // next pass, a client's next call) finds no job still holding the sandbox.
+        sandbox.finished(this);
+        if (failure != null) {
+            result.completeExceptionally(failure);
+        } else {
+            result.complete(value);
         }
     }
 
