@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the test suite needs beyond the runtime (deploy/install-runtime.sh): Node.js and the pinned
-# official client SDKs the compatibility tests drive (E2B), installed with `npm ci` from the
+# official client SDKs the compatibility tests drive (E2B, MCP), installed with `npm ci` from the
 # committed lockfiles. Idempotent; run as root on Debian/Ubuntu.
 set -euo pipefail
 cd "$(dirname "$0")/.."

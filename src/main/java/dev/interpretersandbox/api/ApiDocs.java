@@ -328,12 +328,17 @@ public final class ApiDocs extends Application {
     static final String NOT_FILE = "{\"error\": \"/mnt/data/plots is a directory\"}";
     static final String FILE_NOT_FOUND = "{\"error\": \"file not found\"}";
 
-    static final String SANDBOX = "{\"id\": \"sb-676bfd98c01b5233\", \"last_activity\":"
+    static final String SANDBOX_FIELDS = "{\"id\": \"sb-676bfd98c01b5233\", \"last_activity\":"
             + " \"2026-11-26T12:54:55.052773418Z\", \"expires_at\": \"2026-11-26T13:09:55.052773418Z\", \"created_at\":"
             + " \"2026-11-26T12:54:55.052761907Z\", \"state\": \"idle\", \"kernel\": \"sb-676bfd98c01b5233-1\","
             + " \"limits\": {\"memory_bytes\": 1073741824, \"cpus\": 1.0, \"pids\": 512, \"workspace_bytes\":"
-            + " 1073741824, \"idle_timeout_secs\": 900}, \"usage\": {\"memory_bytes\": 120451072, \"busy_secs\": 0.0}}";
+            + " 1073741824, \"idle_timeout_secs\": 900}, \"usage\": {\"memory_bytes\": 120451072, \"busy_secs\": 0.0}";
+    static final String SANDBOX = SANDBOX_FIELDS + "}";
     static final String SANDBOXES = "{\"sandboxes\": [" + SANDBOX + "]}";
+    /** POST /sandboxes: the sandbox, and its access token, shown this once. */
+    static final String CREATED = SANDBOX_FIELDS
+            + ", \"access_token\": \"sbt_9c1f0e4d7b2a4f1e8a6c3b5d7e9f1a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f\"}";
+
     static final String CREATE = "{\"limits\": {\"memory_bytes\": 536870912, \"cpus\": 0.5}, \"env\": {\"API_BASE\":"
             + " \"https://example.invalid\"}, \"idle_timeout_secs\": 600}";
     static final String BAD_LIMIT = "{\"error\": \"\\\"limits.memory_bytes\\\" must be between 128 MiB and 8 GiB\"}";
@@ -437,6 +442,15 @@ public final class ApiDocs extends Application {
 
             @Schema(description = "Seconds before SIGTERM (then SIGKILL after the interrupt grace); default 60.")
             Double timeoutSecs) {}
+
+    static final String COMMAND_OK = """
+            {"events": [
+              {"type": "stream", "timestamp": "2026-12-01T10:00:00.120Z", "data": {"name": "stdout", "text": "a.csv\\nb.csv\\n"}},
+              {"type": "stream", "timestamp": "2026-12-01T10:00:00.121Z", "data": {"name": "stderr", "text": "warning: 2 files\\n"}}
+             ],
+             "status": "ok", "exit_code": 0, "usage": {"wall_ms": 212.4, "cpu_ms": null, "peak_memory_bytes": null}}""";
+
+    static final String COMMAND_BAD = "{\"error\": \"\\\"cmd\\\" is required: a non-empty string that bash runs\"}";
 
     static final String COMMAND = "Runs a shell command in the sandbox, next to its kernel: the same gVisor"
             + " container (or process-mode isolation), limits and user, cwd /mnt/data by default, no stdin."

@@ -90,7 +90,7 @@ public class BodyLimits {
     }
 
     /** Answer, then hang up instead of reading the rest of a body we refused. */
-    static void close(RoutingContext ctx) {
+    public static void close(RoutingContext ctx) {
         ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
         // addEndHandler, not the response's single endHandler, which the framework sets for itself.
         ctx.addEndHandler(ended -> ctx.request().connection().close());

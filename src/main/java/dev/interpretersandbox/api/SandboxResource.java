@@ -107,7 +107,7 @@ public class SandboxResource {
                     @Content(
                             mediaType = MediaType.APPLICATION_JSON,
                             schema = @Schema(implementation = SandboxInfo.class),
-                            example = ApiDocs.SANDBOX))
+                            example = ApiDocs.CREATED))
     @APIResponse(
             responseCode = "400",
             description = "A limit above its maximum, an unknown field, a bad environment variable, malformed JSON.",
@@ -342,8 +342,18 @@ public class SandboxResource {
                     @Content(
                             mediaType = MediaType.APPLICATION_JSON,
                             schema = @Schema(implementation = ApiDocs.Command.class)))
-    @APIResponse(responseCode = "200", description = "The command ran (whatever its exit code).")
-    @APIResponse(responseCode = "400", description = "Missing cmd, an unknown field, a bad cwd, env or timeout_secs.")
+    @APIResponse(
+            responseCode = "200",
+            description = "The command ran (whatever its exit code).",
+            content = @Content(mediaType = MediaType.APPLICATION_JSON, example = ApiDocs.COMMAND_OK))
+    @APIResponse(
+            responseCode = "400",
+            description = "Missing cmd, an unknown field, a bad cwd, env or timeout_secs.",
+            content =
+                    @Content(
+                            mediaType = MediaType.APPLICATION_JSON,
+                            schema = @Schema(implementation = ErrorBody.class),
+                            example = ApiDocs.COMMAND_BAD))
     @APIResponse(responseCode = "401", ref = "Unauthorized")
     @APIResponse(responseCode = "404", ref = "NoSandbox")
     @APIResponse(responseCode = "503", ref = "CannotStart")

@@ -89,6 +89,19 @@ public interface SandboxConfig {
 
     E2b e2b();
 
+    Mcp mcp();
+
+    /** The MCP server at /mcp (Streamable HTTP): one sandbox per session, tools for Python, files, commands. */
+    interface Mcp {
+        /** Whether /mcp answers; behind the same bearer token as the rest. Defaults to true. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** Characters of text a tool returns at most (it goes into a model's context); more is cut with a note. Defaults to 20000. */
+        @WithDefault("20000")
+        int maxOutputChars();
+    }
+
     /**
      * E2B's API, so the official E2B SDKs run unchanged: its control plane under {@link #path()},
      * its sandbox plane (Jupyter and envd) under {@code <path>/sandbox}, routed on E2B's headers.

@@ -148,7 +148,11 @@ final class E2bExecuteSink implements EventSink {
             return;
         }
         Buffer buffer = Buffer.buffer(bytes.length + 1).appendBytes(bytes).appendByte((byte) '\n');
-        reply.ctx().response().write(buffer);
+        try {
+            reply.ctx().response().write(buffer);
+        } catch (RuntimeException e) {
+            gone = true; // closed under us: the close handler cancels the execution
+        }
     }
 
     @Override
@@ -184,7 +188,13 @@ final class E2bExecuteSink implements EventSink {
             }
             write(Map.of("type", "end_of_execution"));
             if (!gone) {
-                reply.ctx().response().end().onComplete(ignored -> delivered.complete(null));
+                try {
+                    reply.ctx().response().end().onComplete(ignored -> delivered.complete(null));
+                } catch (RuntimeException e) {
+                    delivered.complete(null);
+                }
+            } else {
+                delivered.complete(null);
             }
         }
         return delivered;
@@ -205,7 +215,11 @@ final class E2bExecuteSink implements EventSink {
             line.put("traceback", "");
             write(line);
             if (!gone) {
-                reply.ctx().response().end();
+                try {
+                    reply.ctx().response().end();
+                } catch (RuntimeException e) {
+                    // closed meanwhile
+                }
             }
             delivered.complete(null);
         }

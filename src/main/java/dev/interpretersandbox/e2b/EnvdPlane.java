@@ -2,6 +2,7 @@ package dev.interpretersandbox.e2b;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.interpretersandbox.api.BodyLimits;
 import dev.interpretersandbox.api.SandboxRequests;
 import dev.interpretersandbox.api.StrictJson;
 import dev.interpretersandbox.api.UploadStream;
@@ -46,6 +47,8 @@ class EnvdPlane {
 
     static final String HOME = "/home/user";
     private static final int MAX_ENTRIES = 10_000;
+    /** Files one multipart write may carry: each is an open file until its part is read. */
+    private static final int MAX_PARTS = 100;
 
     private final SandboxConfig config;
     private final ObjectMapper mapper;
@@ -173,6 +176,11 @@ class EnvdPlane {
             request.setExpectMultipart(true);
             request.uploadHandler(part -> {
                 part.pause();
+                if (files.size() >= MAX_PARTS) {
+                    BodyLimits.close(ctx); // answered now; the rest is not read
+                    reply.error(400, "at most " + MAX_PARTS + " files per request");
+                    return;
+                }
                 String name = query != null ? query : part.filename();
                 files.add(store(ctx, context, sandbox, name, part));
             });

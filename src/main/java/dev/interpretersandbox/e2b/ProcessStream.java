@@ -135,20 +135,28 @@ final class ProcessStream implements EventSink {
     }
 
     private void finish(Map<String, Object> endStream) {
-        if (!gone) {
-            byte[] json = bytes(endStream);
+        if (gone) {
+            delivered.complete(null);
+            return;
+        }
+        try {
             reply.ctx()
                     .response()
-                    .end(ConnectEnvelope.frame(ConnectEnvelope.END_STREAM, json))
+                    .end(ConnectEnvelope.frame(ConnectEnvelope.END_STREAM, bytes(endStream)))
                     .onComplete(ignored -> delivered.complete(null));
-        } else {
-            delivered.complete(null);
+        } catch (RuntimeException e) {
+            delivered.complete(null); // closed under us
         }
     }
 
     private void send(Map<String, Object> message) {
-        if (!gone) {
+        if (gone) {
+            return;
+        }
+        try {
             reply.ctx().response().write(ConnectEnvelope.frame((byte) 0, bytes(message)));
+        } catch (RuntimeException e) {
+            gone = true; // closed under us: the close handler stops the command
         }
     }
 

@@ -35,10 +35,12 @@ class IsolationIT {
                 + " '/etc/hostname', '/usr/bin/python3', '/mnt/data', '"
                 + Path.of("target").toAbsolutePath() + "']:\n"
                 + "    print(p, os.path.exists(p))\n"
+                + "print(sorted(os.listdir('/home')), os.readlink('/home/user'))\n"
                 + "print(sorted(os.listdir('/')))\n"
                 + "print(sorted(os.listdir('/opt')))");
         assertTrue(out.contains("/root False"), out);
-        assertTrue(out.contains("/home False"), out);
+        // not the host's /home: only E2B's /home/user, a link to the workspace
+        assertTrue(out.contains("['user'] /mnt/data"), out);
         assertTrue(out.contains("/var False"), out);
         assertTrue(out.contains("/srv False"), out);
         assertTrue(out.contains("/etc/shadow False"), out);
@@ -49,7 +51,7 @@ class IsolationIT {
                 "the service's files are invisible: " + out);
         assertTrue(
                 out.contains(
-                        "['bin', 'dev', 'etc', 'lib', 'lib64', 'mnt', 'opt', 'proc', 'sbin', 'sys', 'tmp', 'usr']"),
+                        "['bin', 'dev', 'etc', 'home', 'lib', 'lib64', 'mnt', 'opt', 'proc', 'sbin', 'sys', 'tmp', 'usr']"),
                 out);
         assertTrue(out.endsWith("['sandbox']"), out);
     }

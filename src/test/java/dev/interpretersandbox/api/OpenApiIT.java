@@ -67,7 +67,9 @@ class OpenApiIT {
                 Map.entry("/sandboxes/{id}/files/upload/-/{path}", "post"),
                 Map.entry("/sandboxes/{id}/files/download/-/{path}", "get"),
                 Map.entry("/sandboxes/{id}/interrupt", "post"),
-                Map.entry("/sandboxes/{id}/restart", "post"));
+                Map.entry("/sandboxes/{id}/restart", "post"),
+                Map.entry("/commands", "post"),
+                Map.entry("/sandboxes/{id}/commands", "post"));
         assertEquals(operations.keySet(), fieldNames(doc.path("paths")));
         operations.forEach((path, method) -> {
             JsonNode responses = doc.path("paths").path(path).path(method).path("responses");

@@ -24,7 +24,14 @@ class AuthIT {
     public static class TokenProfile implements QuarkusTestProfile {
         @Override
         public Map<String, String> getConfigOverrides() {
-            return Map.of("sandbox.auth.token", TOKEN, "sandbox.state-dir", "target/sandbox-state-auth");
+            // MCP off here too: /mcp then answers 404 behind the token (its own profile would cost a start)
+            return Map.of(
+                    "sandbox.auth.token",
+                    TOKEN,
+                    "sandbox.state-dir",
+                    "target/sandbox-state-auth",
+                    "sandbox.mcp.enabled",
+                    "false");
         }
     }
 
@@ -34,6 +41,8 @@ class AuthIT {
         "POST, /files/upload/-/mnt/data/a.txt",
         "GET, /files/download/-/mnt/data/a.txt",
         "GET, /q/metrics",
+        "POST, /mcp",
+        "DELETE, /mcp",
         "GET, /q/openapi",
         "GET, /q/swagger-ui/",
         "GET, /no/such/path",
@@ -162,5 +171,17 @@ class AuthIT {
         } finally {
             given().header("Authorization", admin).delete("/sandboxes/" + a);
         }
+    }
+
+    @Test
+    void mcpCanBeSwitchedOffAtRuntime() {
+        given().header("Authorization", "Bearer " + TOKEN)
+                .contentType("application/json")
+                .accept("application/json, text/event-stream")
+                .body("{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"ping\"}")
+                .post("/mcp")
+                .then()
+                .statusCode(404)
+                .body("error", containsString("sandbox.mcp.enabled=false"));
     }
 }
