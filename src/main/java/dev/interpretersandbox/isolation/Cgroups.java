@@ -49,7 +49,7 @@ public class Cgroups {
     private static final Logger LOG = Logger.getLogger(Cgroups.class);
     static final Path MOUNT = Path.of("/sys/fs/cgroup");
     /** How long a killed process or a cgroup it just left may take to be gone. */
-    private static final Duration KILL_WAIT = Duration.ofSeconds(2);
+    private static final Duration KILL_WAIT = Duration.ofSeconds(5);
 
     /** v2: the leaf the service moves itself into, so its own cgroup can delegate controllers. */
     static final String SERVICE_LEAF = "interpreter-sandbox-service";
@@ -376,25 +376,29 @@ public class Cgroups {
      * processes that runsc delete takes care of; killing them too is harmless.
      */
     public void killAll(String containerId) {
-        Path top = dir("pids", containerPath(containerId));
-        if (!Files.isDirectory(top)) {
-            return;
-        }
         List<ProcessHandle> killed = new ArrayList<>();
-        try (Stream<Path> tree = Files.walk(top)) {
-            for (Path procs : tree.filter(p -> p.getFileName().toString().equals("cgroup.procs"))
-                    .toList()) {
-                for (String line : Files.readAllLines(procs)) {
-                    if (!line.isBlank()) {
-                        ProcessHandle.of(Long.parseLong(line.strip())).ifPresent(process -> {
-                            process.destroyForcibly();
-                            killed.add(process);
-                        });
+        // Every hierarchy, not only pids: runsc does not put all of a sandbox's processes in every
+        // v1 controller alike, and a process left in any of them keeps that cgroup busy.
+        for (String controller : hierarchies()) {
+            Path top = dir(controller, containerPath(containerId));
+            if (!Files.isDirectory(top)) {
+                continue;
+            }
+            try (Stream<Path> tree = Files.walk(top)) {
+                for (Path procs : tree.filter(p -> p.getFileName().toString().equals("cgroup.procs"))
+                        .toList()) {
+                    for (String line : Files.readAllLines(procs)) {
+                        if (!line.isBlank()) {
+                            ProcessHandle.of(Long.parseLong(line.strip())).ifPresent(process -> {
+                                process.destroyForcibly();
+                                killed.add(process);
+                            });
+                        }
                     }
                 }
+            } catch (IOException | UncheckedIOException | NumberFormatException e) {
+                LOG.warnf("cannot kill processes left in %s: %s", top, e.getMessage());
             }
-        } catch (IOException | UncheckedIOException | NumberFormatException e) {
-            LOG.warnf("cannot kill processes left in %s: %s", top, e.getMessage());
         }
         // SIGKILL is asynchronous, and a cgroup with a process still in it cannot be removed.
         long deadline = System.nanoTime() + KILL_WAIT.toNanos();
@@ -403,8 +407,8 @@ public class Cgroups {
                 process.onExit().get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             } catch (ExecutionException | TimeoutException e) {
                 LOG.warnf(
-                        "process %d in %s did not exit within %d ms of SIGKILL",
-                        process.pid(), top, KILL_WAIT.toMillis());
+                        "process %d of %s did not exit within %d ms of SIGKILL",
+                        process.pid(), containerId, KILL_WAIT.toMillis());
                 return;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

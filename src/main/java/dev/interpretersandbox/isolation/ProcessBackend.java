@@ -21,7 +21,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.atomic.AtomicLong;
 import org.jboss.logging.Logger;
 
 /**
@@ -45,7 +44,7 @@ public class ProcessBackend implements IsolationBackend {
     private final RootFs rootFs;
     private final StateLayout layout;
     private final SandboxMetrics metrics;
-    private final AtomicLong sequence = new AtomicLong();
+    private final ContainerIds containerIds = new ContainerIds();
 
     public ProcessBackend(
             SandboxConfig config, ObjectMapper mapper, Cgroups cgroups, RootFs rootFs, SandboxMetrics metrics) {
@@ -201,7 +200,7 @@ public class ProcessBackend implements IsolationBackend {
 
     @Override
     public KernelHandle launch(String sandboxId, Path workspace, KernelLimits limits) {
-        String containerId = sandboxId + "-" + sequence.incrementAndGet();
+        String containerId = containerIds.next(sandboxId);
         Path scratch = layout.scratch(containerId);
         boolean root = Identity.root();
         long memory = limits.memoryBytes();

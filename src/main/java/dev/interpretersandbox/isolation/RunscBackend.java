@@ -18,7 +18,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BiFunction;
 import org.eclipse.microprofile.faulttolerance.Retry;
 import org.jboss.logging.Logger;
@@ -41,7 +40,7 @@ public class RunscBackend implements IsolationBackend {
     private final RootFs rootFs;
     private final StateLayout layout;
     private final SandboxMetrics metrics;
-    private final AtomicLong sequence = new AtomicLong();
+    private final ContainerIds containerIds = new ContainerIds();
     private volatile String version;
 
     public RunscBackend(
@@ -220,7 +219,7 @@ public class RunscBackend implements IsolationBackend {
 
     private RunscKernel start(
             String sandboxId, Path workspace, KernelLimits limits, BiFunction<Path, String, List<String>> command) {
-        String containerId = sandboxId + "-" + sequence.incrementAndGet();
+        String containerId = containerIds.next(sandboxId);
         Path bundle = layout.bundle(containerId);
         Process process;
         try {
