@@ -364,17 +364,30 @@ class Context:
                                "In": [], "Out": {}, "_ih": [], "_oh": {}, "_dh": [cwd]})
 
 
+CHART_POINTS = 10000  # per element: a chart is data for a model or a UI, not a dump of the array
+
+
 def _number(value):
     try:
         number = float(value)
     except (TypeError, ValueError):
         return str(value)
+    if number != number or number in (float("inf"), float("-inf")):
+        return None  # NaN and infinities are not JSON
     return int(number) if number.is_integer() and abs(number) < 2 ** 53 else number
 
 
 def chart_of(figure) -> Optional[Dict[str, Any]]:
     """What a matplotlib figure shows, as data: line, scatter, bar and pie charts. A figure of
-    several axes is a "superchart" of them; anything else is "unknown" with its title."""
+    several axes is a "superchart" of them. Never raises: a figure it cannot read has no chart,
+    and the cell that showed it must not get an error for it."""
+    try:
+        return _figure_chart(figure)
+    except Exception:
+        return None
+
+
+def _figure_chart(figure) -> Optional[Dict[str, Any]]:
     charts = [chart for chart in (_axes_chart(axes) for axes in figure.get_axes()) if chart is not None]
     if not charts:
         return None
@@ -419,7 +432,7 @@ def _axes_chart(axes) -> Optional[Dict[str, Any]]:
     if scatters and not lines:
         elements = []
         for i, collection in enumerate(scatters):
-            points = [[_number(x), _number(y)] for x, y in collection.get_offsets()]
+            points = [[_number(x), _number(y)] for x, y in list(collection.get_offsets())[:CHART_POINTS]]
             label = collection.get_label()
             elements.append({"label": label if not label.startswith("_") else str(i), "points": points})
         return dict(base, type="scatter", elements=elements)
@@ -429,7 +442,7 @@ def _axes_chart(axes) -> Optional[Dict[str, Any]]:
             xs, ys = line.get_xdata(), line.get_ydata()
             label = line.get_label()
             elements.append({"label": label if not label.startswith("_") else str(i),
-                             "points": [[_number(x), _number(y)] for x, y in zip(xs, ys)]})
+                             "points": [[_number(x), _number(y)] for x, y in list(zip(xs, ys))[:CHART_POINTS]]})
         return dict(base, type="line", elements=elements)
     return None
 

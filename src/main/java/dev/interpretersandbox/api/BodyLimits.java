@@ -33,10 +33,13 @@ public class BodyLimits {
 
     private final long executeLimit;
     private final long otherLimit;
+    /** E2B's sandbox plane, when it is on: its /files takes uploads, its /execute code. */
+    private final String e2bSandbox;
 
     BodyLimits(SandboxConfig config) {
         this.executeLimit = config.execute().maxRequestSize().asLongValue();
         this.otherLimit = config.http().maxJsonBody().asLongValue();
+        this.e2bSandbox = config.e2b().enabled() ? config.e2b().path() + "/sandbox" : null;
     }
 
     void register(@Observes Router router) {
@@ -56,8 +59,9 @@ public class BodyLimits {
         String path = request.path();
         String length = request.getHeader(HttpHeaders.CONTENT_LENGTH);
         if (length == null
-                || (request.method() == HttpMethod.POST && UPLOAD.matcher(path).matches())) {
-            ctx.next();
+                || (request.method() == HttpMethod.POST
+                        && (UPLOAD.matcher(path).matches() || path.equals(e2bSandbox + "/files")))) {
+            ctx.next(); // uploads are bounded by the workspace's room as they stream
             return;
         }
         long limit = isExecute(path) ? executeLimit : otherLimit;
@@ -81,8 +85,12 @@ public class BodyLimits {
                 .end("{\"error\":\"" + tooLarge(limit) + "\"}");
     }
 
-    private static boolean isExecute(String path) {
-        return path.equals("/execute") || (path.startsWith("/sandboxes/") && path.endsWith("/execute"));
+    /** Bodies that carry code or a file's content: execute, E2B's execute, MCP's tool calls. */
+    private boolean isExecute(String path) {
+        return path.equals("/execute")
+                || (path.startsWith("/sandboxes/") && path.endsWith("/execute"))
+                || path.equals(e2bSandbox + "/execute")
+                || path.equals("/mcp");
     }
 
     static String tooLarge(long limit) {

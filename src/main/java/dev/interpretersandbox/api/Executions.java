@@ -88,6 +88,7 @@ class Executions {
                                 config.output().maxStreamBytes().asLongValue(),
                                 config.execute().interruptGrace(),
                                 workers.timers(),
+                                workers.lifecycle(),
                                 stream.format() == EventStream.Format.JSON);
                         run.complete(running);
                         running.start(parsed.timeout());

@@ -1,6 +1,7 @@
 package dev.interpretersandbox.auth;
 
 import dev.interpretersandbox.cluster.Fleet;
+import dev.interpretersandbox.cluster.Forwarder;
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.SandboxService;
@@ -34,6 +35,8 @@ class BearerAuth {
 
     /** A sandbox's own routes: its token opens these and nothing else. */
     private static final Pattern SANDBOX_ROUTE = Pattern.compile("^/sandboxes/([^/]+)(/.*)?$");
+    /** What sandbox ids are made of (sb-<hex>, and .<instance> in fleet mode). */
+    private static final Pattern PLAIN_ID = Pattern.compile("[a-z0-9][a-z0-9.-]{0,127}");
 
     private final Optional<byte[]> expected;
     private final boolean protectPing;
@@ -44,7 +47,10 @@ class BearerAuth {
     BearerAuth(SandboxConfig config, SandboxService sandboxes, Fleet fleet) {
         this.expected = config.auth().token().map(AccessTokens::digest);
         this.protectPing = config.auth().protectPing();
-        this.e2bPrefix = config.e2b().enabled() ? Optional.of(config.e2b().path()) : Optional.empty();
+        // only a real prefix: "" or "/" must never open everything
+        this.e2bPrefix = config.e2b().enabled() && config.e2b().path().matches("/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]")
+                ? Optional.of(config.e2b().path())
+                : Optional.empty();
         this.sandboxes = sandboxes;
         this.fleet = fleet;
     }
@@ -66,11 +72,22 @@ class BearerAuth {
         }
         String token = bearer(header);
         Matcher route = SANDBOX_ROUTE.matcher(ctx.normalizedPath());
+        Matcher raw = SANDBOX_ROUTE.matcher(ctx.request().path());
         if (token != null && route.matches()) {
             String id = route.group(1);
+            // The id as every later stage reads it: the raw path (fleet routing) and the resource
+            // (which drops ;parameters) must name the same sandbox as this check, so an id with
+            // anything but plain characters, or written differently raw, opens nothing.
+            if (!PLAIN_ID.matcher(id).matches()
+                    || !raw.matches()
+                    || !raw.group(1).equals(id)) {
+                forbidden(ctx);
+                return;
+            }
             Optional<Sandbox> local = sandboxes.find(id);
             boolean elsewhere = local.isEmpty()
                     && fleet.enabled()
+                    && !ctx.request().headers().contains(Forwarder.FORWARDED) // else served here, not by its owner
                     && fleet.ownerOf(id)
                             .filter(owner -> !owner.equals(fleet.self()))
                             .isPresent();
@@ -81,10 +98,7 @@ class BearerAuth {
                 ctx.next(); // a peer that owns the sandbox checks the token itself
                 return;
             }
-            ctx.response()
-                    .setStatusCode(403)
-                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                    .end("{\"error\":\"this token is not valid for this sandbox\"}");
+            forbidden(ctx);
             return;
         }
         ctx.response()
@@ -92,6 +106,13 @@ class BearerAuth {
                 .putHeader("WWW-Authenticate", "Bearer realm=\"interpreter-sandbox\"")
                 .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
                 .end("{\"error\":\"a valid bearer token is required: send Authorization: Bearer <token>\"}");
+    }
+
+    private static void forbidden(RoutingContext ctx) {
+        ctx.response()
+                .setStatusCode(403)
+                .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                .end("{\"error\":\"this token is not valid for this sandbox\"}");
     }
 
     private boolean open(RoutingContext ctx) {

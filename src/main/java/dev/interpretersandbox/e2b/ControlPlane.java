@@ -12,6 +12,7 @@ import dev.interpretersandbox.sandbox.SandboxService;
 import dev.interpretersandbox.sandbox.SandboxSpec;
 import dev.interpretersandbox.sandbox.SandboxState;
 import dev.interpretersandbox.sandbox.SandboxView;
+import dev.interpretersandbox.sandbox.Workers;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -27,6 +28,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * E2B's control plane, on the sandbox service: create (a warm-pool member when the request allows),
@@ -67,7 +69,10 @@ class ControlPlane {
     private final StrictJson json;
     private final SandboxRequests requests;
 
-    ControlPlane(SandboxService sandboxes, SandboxConfig config, ObjectMapper mapper) {
+    private final Workers workers;
+
+    ControlPlane(SandboxService sandboxes, SandboxConfig config, ObjectMapper mapper, Workers workers) {
+        this.workers = workers;
         this.sandboxes = sandboxes;
         this.config = config;
         this.mapper = mapper;
@@ -151,21 +156,25 @@ class ControlPlane {
         boolean autoPause = request.path("autoPause").asBoolean(false);
         AccessTokens.Issued access = AccessTokens.issue();
         SandboxSpec spec = new SandboxSpec(defaults.limits(), env, idle, metadata, List.of(access.hash()));
-        reply.after(sandboxes.create(spec), sandbox -> {
-            if (!autoPause) {
-                sandbox.neverPause();
-            }
-            reply.json(201, created(sandbox, template, access.token()));
-        });
+        // off the event loop: a new sandbox's record is written durably (fsync) before its id goes out
+        reply.after(
+                CompletableFuture.supplyAsync(() -> sandboxes.create(spec), workers.lifecycle())
+                        .thenCompose(created -> created),
+                sandbox -> {
+                    if (!autoPause) {
+                        sandbox.neverPause();
+                    }
+                    reply.json(201, created(sandbox, template, access.token()));
+                });
     }
 
     private void connect(Sandbox sandbox, JsonNode request, E2bReply reply) {
         timeout(request.get("timeout"), false).ifPresent(sandbox::idleTimeout);
         boolean paused = sandbox.state() == SandboxState.PAUSED;
         AccessTokens.Issued access = AccessTokens.issue(); // only hashes are kept: each client gets its own
-        sandbox.addAccessToken(access.hash());
         reply.after(
-                sandbox.wake(),
+                CompletableFuture.runAsync(() -> sandbox.addAccessToken(access.hash()), workers.lifecycle())
+                        .thenCompose(ignored -> sandbox.wake()),
                 ignored -> reply.json(paused ? 201 : 200, created(sandbox, "code-interpreter-v1", access.token())));
     }
 

@@ -19,8 +19,9 @@ import java.util.regex.Pattern;
 import org.jboss.logging.Logger;
 
 /**
- * E2B's API (sandbox.e2b.enabled): one Vert.x route for everything under sandbox.e2b.path, ahead
- * of the service's own routes, that checks who is asking and hands the request to its plane.
+ * E2B's API (sandbox.e2b.enabled): one Vert.x route for everything under sandbox.e2b.path, after
+ * the fleet's forwarding and ahead of the service's own routes, that checks who is asking and
+ * hands the request to its plane.
  *
  * <ul>
  *   <li>The control plane ({@link ControlPlane}): {@code <path>/sandboxes...} and
@@ -66,6 +67,10 @@ class E2bRoutes {
         this.control = control;
         this.jupyter = jupyter;
         this.envd = envd;
+        if (this.config.enabled() && !this.config.path().matches("/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]")) {
+            throw new IllegalStateException(
+                    "sandbox.e2b.path must be a path such as /e2b, not '" + this.config.path() + "'");
+        }
         List<String> configured = this.config.apiKeys().orElse(List.of());
         for (String key : configured) {
             if (!KEY.matcher(key).matches()) {
@@ -87,7 +92,8 @@ class E2bRoutes {
         LOG.infof(
                 "E2B API at %s (E2B_API_URL=http://<host>:<port>%s, E2B_SANDBOX_URL=...%s/sandbox)",
                 prefix, prefix, prefix);
-        router.route(prefix + "/*").order(-50).handler(this::route);
+        // after the fleet's forwarding (-40): a call for a sandbox on another instance goes there
+        router.route(prefix + "/*").order(-30).handler(this::route);
     }
 
     private void route(RoutingContext ctx) {

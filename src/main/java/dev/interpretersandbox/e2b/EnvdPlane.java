@@ -34,6 +34,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * envd's side of an E2B sandbox (port 49983): health, files over REST, the filesystem service
@@ -140,17 +142,25 @@ class EnvdPlane {
                         reply.fail(failure);
                         return;
                     }
-                    reply.run(() -> ctx.response()
-                            .putHeader(
-                                    HttpHeaders.CONTENT_TYPE, staged.download().contentType())
-                            .putHeader("X-Content-Type-Options", "nosniff")
-                            .sendFile(staged.file().toString())
-                            .onComplete(sent -> {
-                                if (sent.succeeded()) {
-                                    staged.download().sent(staged.download().size());
-                                }
-                                staged.download().close();
-                            }));
+                    reply.run(() -> {
+                        try {
+                            ctx.response()
+                                    .putHeader(
+                                            HttpHeaders.CONTENT_TYPE,
+                                            staged.download().contentType())
+                                    .putHeader("X-Content-Type-Options", "nosniff")
+                                    .sendFile(staged.file().toString())
+                                    .onComplete(sent -> {
+                                        if (sent.succeeded()) {
+                                            staged.download()
+                                                    .sent(staged.download().size());
+                                        }
+                                        staged.download().close();
+                                    });
+                        } catch (RuntimeException e) {
+                            staged.download().close(); // the client left before the answer began
+                        }
+                    });
                 });
     }
 
@@ -182,7 +192,7 @@ class EnvdPlane {
                     return;
                 }
                 String name = query != null ? query : part.filename();
-                files.add(store(ctx, context, sandbox, name, part));
+                files.add(store(ctx, context, sandbox, name, part, reply));
             });
             request.exceptionHandler(reply::fail);
             request.endHandler(ended -> answer(files, reply));
@@ -190,13 +200,26 @@ class EnvdPlane {
             return;
         }
         request.pause();
-        files.add(store(ctx, context, sandbox, query, request));
+        files.add(store(ctx, context, sandbox, query, request, reply));
         answer(files, reply);
     }
 
     private CompletableFuture<Map<String, Object>> store(
-            RoutingContext ctx, Context context, Sandbox sandbox, String name, ReadStream<Buffer> source) {
+            RoutingContext ctx,
+            Context context,
+            Sandbox sandbox,
+            String name,
+            ReadStream<Buffer> source,
+            E2bReply reply) {
         CompletableFuture<Map<String, Object>> stored = new CompletableFuture<>();
+        // The first file that fails answers at once and ends the request: the others would wait
+        // for a body that is no longer read.
+        stored.whenComplete((ok, failure) -> {
+            if (failure != null) {
+                reply.run(() -> BodyLimits.close(ctx));
+                reply.fail(failure);
+            }
+        });
         WorkspacePath path;
         try {
             path = path(name);
@@ -407,6 +430,17 @@ class EnvdPlane {
         Duration timeout = timeout(ctx.request().getHeader("Connect-Timeout-Ms"));
         Duration keepalive = keepalive(ctx.request().getHeader("Keepalive-Ping-Interval"));
         ProcessStream stream = new ProcessStream(reply, mapper, config.http().writeStallTimeout());
+        // Watched before the command starts: a client that is gone by then stops it at once.
+        AtomicReference<CommandRun> started = new AtomicReference<>();
+        AtomicBoolean gone = new AtomicBoolean();
+        ctx.response().closeHandler(closed -> {
+            gone.set(true);
+            stream.clientGone();
+            CommandRun run = started.get();
+            if (run != null) {
+                run.cancel();
+            }
+        });
         reply.after(sandbox.startCommand(new CommandSpec(shell, directory.components(), env, HOME)), command -> {
             stream.begin(command.pid(), workers.timers(), keepalive);
             CommandRun run = new CommandRun(
@@ -416,12 +450,13 @@ class EnvdPlane {
                     config.output().maxStreamBytes().asLongValue(),
                     config.execute().interruptGrace(),
                     workers.timers(),
+                    workers.lifecycle(),
                     false);
-            reply.run(() -> ctx.response().closeHandler(closed -> {
-                stream.clientGone();
-                run.cancel();
-            }));
+            started.set(run);
             run.start(timeout);
+            if (gone.get()) {
+                run.cancel();
+            }
         });
     }
 

@@ -14,6 +14,8 @@ import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -122,13 +124,24 @@ class JupyterPlane {
         Map<String, String> env = SandboxRequests.environment(request.get("env_vars"), "env_vars");
         E2bExecuteSink sink =
                 new E2bExecuteSink(reply, mapper, config.http().writeStallTimeout(), sandbox.countExecution());
+        // Watched before the execution is queued: a client that is gone by then cancels it at once.
+        AtomicReference<Execution> queued = new AtomicReference<>();
+        AtomicBoolean gone = new AtomicBoolean();
+        ctx.response().closeHandler(closed -> {
+            gone.set(true);
+            sink.clientGone();
+            Execution running = queued.get();
+            if (running != null) {
+                running.cancel();
+            }
+        });
         // The SDK's own timeouts just drop the connection: the server's longest one applies here.
         Execution execution = sandbox.execute(
                 new ExecutionRequest(code.asText(), config.execute().maxTimeout(), false, env, contextId), sink);
-        reply.run(() -> ctx.response().closeHandler(closed -> {
-            sink.clientGone();
+        queued.set(execution);
+        if (gone.get() || ctx.response().closed()) {
             execution.cancel();
-        }));
+        }
     }
 
     private static void language(JsonNode language) {

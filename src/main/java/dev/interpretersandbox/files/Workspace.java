@@ -56,6 +56,7 @@ import java.util.function.LongConsumer;
 public final class Workspace {
 
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
+    private static final int MAX_DELETE_DEPTH = 1000;
 
     private final Path root;
     private final Path staging;
@@ -146,7 +147,6 @@ public final class Workspace {
         try {
             BasicFileAttributes existing = attributes(upload.dir, Path.of(path.fileName()));
             if (existing.isDirectory()) {
-                upload.close();
                 throw new FileAccessException(SandboxException.Kind.CONFLICT, path + " is a directory");
             }
         } catch (FileAccessException e) {
@@ -154,6 +154,9 @@ public final class Workspace {
                 upload.close();
                 throw e;
             }
+        } catch (IOException | RuntimeException e) {
+            upload.close();
+            throw e;
         }
         upload.replaces = Path.of(path.fileName());
         return upload;
@@ -206,8 +209,13 @@ public final class Workspace {
 
     private void listInto(SecureDirectoryStream<Path> dir, WorkspacePath at, int depth, int limit, List<Entry> out)
             throws IOException {
+        // At most as many names as may still be listed: a directory of millions of empty files
+        // (they cost no quota) must not cost the service memory. Sorted within what was read.
         List<String> names = new ArrayList<>();
         for (Path entry : dir) {
+            if (names.size() >= limit - out.size()) {
+                break;
+            }
             names.add(entry.getFileName().toString());
         }
         names.sort(null);
@@ -662,13 +670,25 @@ public final class Workspace {
 
     private void deleteContents(SecureDirectoryStream<Path> dir, Deque<SecureDirectoryStream<Path>> opened)
             throws IOException {
+        deleteContents(dir, 0);
+    }
+
+    /**
+     * Deletes what is in dir, never following a link. Each directory is closed once emptied, so
+     * a deep tree holds one descriptor per level it is in, and the depth is bounded (code can
+     * nest far deeper than any path the API takes).
+     */
+    private void deleteContents(SecureDirectoryStream<Path> dir, int depth) throws IOException {
+        if (depth > MAX_DELETE_DEPTH) {
+            throw new IOException("directories nested deeper than " + MAX_DELETE_DEPTH + " levels");
+        }
         for (Path entry : dir) {
             Path name = entry.getFileName();
             BasicFileAttributes attributes = attributes(dir, name);
             if (attributes.isDirectory()) {
-                SecureDirectoryStream<Path> child = dir.newDirectoryStream(name, NOFOLLOW);
-                opened.push(child);
-                deleteContents(child, opened);
+                try (SecureDirectoryStream<Path> child = dir.newDirectoryStream(name, NOFOLLOW)) {
+                    deleteContents(child, depth + 1);
+                }
                 dir.deleteDirectory(name);
             } else {
                 dir.deleteFile(name);

@@ -18,6 +18,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
@@ -162,11 +163,12 @@ public class ProcessBackend implements IsolationBackend {
     }
 
     /** A shell command next to a kernel: the kernel's prlimit and setpriv, then a session of its own. */
-    List<String> shellCommand(boolean root, KernelLimits own, String shell, String directory) {
+    List<String> shellCommand(boolean root, KernelLimits own, String shell, String directory, Map<String, String> env) {
         List<String> command = new ArrayList<>(command(root, own));
         int session = command.indexOf("setsid");
         command.subList(session + 1, command.size()).clear();
         command.addAll(List.of("/bin/sh", "-c", ProcessCommand.WRAPPER, shell, directory));
+        env.forEach((name, value) -> command.add(name + "=" + value));
         return command;
     }
 
@@ -177,12 +179,11 @@ public class ProcessBackend implements IsolationBackend {
                 ? workspace.toString()
                 : workspace + "/" + String.join("/", spec.workspacePath());
         ProcessBuilder builder = new ProcessBuilder(
-                        shellCommand(Identity.root(), limits, spec.shellCommand(), directory))
+                        shellCommand(Identity.root(), limits, spec.shellCommand(), directory, spec.env()))
                 .directory(workspace.toFile());
         builder.environment().clear();
         builder.environment()
                 .putAll(KernelEnvironment.variables(limits.cpus(), workspace.toString(), scratch.toString()));
-        builder.environment().putAll(spec.env());
         ProcessCommand command = new ProcessCommand(builder.start());
         try {
             if (!cgroups.containers().contains(containerId)) {

@@ -17,8 +17,14 @@ import java.util.concurrent.CompletableFuture;
 final class ProcessCommand implements RunningCommand {
 
     private static final Duration SIGNAL_DEADLINE = Duration.ofSeconds(5);
-    /** $0 is the command, $1 the directory: neither is ever parsed by this shell. */
-    static final String WRAPPER = "read -r _ || exit 125; cd -- \"$1\" || exit 126; exec /bin/bash -l -c \"$0\"";
+    /**
+     * $0 is the command, $1 the directory, then NAME=value pairs: none is ever parsed by this
+     * shell. The client's variables are set by env(1) only here, after setpriv: the root-run
+     * prlimit and setpriv before it never see them (LC_ALL and the like would make them load
+     * files of the sandbox's choosing).
+     */
+    static final String WRAPPER =
+            "read -r _ || exit 125; cd -- \"$1\" || exit 126; shift; exec env -- \"$@\" /bin/bash -l -c \"$0\"";
 
     private final Process process;
     private final CompletableFuture<Integer> exit;
@@ -57,6 +63,8 @@ final class ProcessCommand implements RunningCommand {
 
     @Override
     public boolean signal(String name) {
+        // Only while the leader runs: kill(1) runs as root here, and once the leader is gone its
+        // number could name someone else's group. (Its cgroup is killed with the kernel.)
         if (!process.isAlive()) {
             return false;
         }

@@ -139,9 +139,10 @@ final class RunscCommand implements RunningCommand {
 
     @Override
     public boolean signal(String name) {
-        if (!process.isAlive() || pid <= 0) {
-            return false;
+        if (pid <= 0) {
+            return false; // it never started
         }
+        // Not only while it runs: what it left in its process group is signalled too.
         try {
             // kill(1) with -pid from inside, as the sandbox user: the whole group, SIGKILL included.
             runsc.execShell(

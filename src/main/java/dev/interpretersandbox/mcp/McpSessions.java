@@ -103,20 +103,18 @@ class McpSessions {
 
     private CompletableFuture<String> create(String sessionId) {
         CompletableFuture<String> made = new CompletableFuture<>();
-        try {
-            sandboxes.create(SandboxSpec.defaults(config)).whenComplete((sandbox, failure) -> {
-                if (failure != null) {
-                    owned.remove(sessionId, made);
-                    made.completeExceptionally(failure);
-                } else {
-                    LOG.infof("MCP session %s works in sandbox %s", sessionId, sandbox.id());
-                    made.complete(sandbox.id());
-                }
-            });
-        } catch (SandboxException e) {
-            made.completeExceptionally(e);
-            workers.lifecycle().execute(() -> owned.remove(sessionId, made));
-        }
+        // off the event loop: a new sandbox's record is written durably (fsync) first
+        CompletableFuture.supplyAsync(() -> sandboxes.create(SandboxSpec.defaults(config)), workers.lifecycle())
+                .thenCompose(creating -> creating)
+                .whenComplete((sandbox, failure) -> {
+                    if (failure != null) {
+                        owned.remove(sessionId, made);
+                        made.completeExceptionally(failure);
+                    } else {
+                        LOG.infof("MCP session %s works in sandbox %s", sessionId, sandbox.id());
+                        made.complete(sandbox.id());
+                    }
+                });
         return made;
     }
 

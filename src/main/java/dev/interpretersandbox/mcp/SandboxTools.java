@@ -123,6 +123,7 @@ class SandboxTools {
                             config.output().maxStreamBytes().asLongValue(),
                             config.execute().interruptGrace(),
                             workers.timers(),
+                            workers.lifecycle(),
                             true);
                     run.start(timeout);
                     return watched(sink.result(), progress, cancellation, run::cancel, "command running")

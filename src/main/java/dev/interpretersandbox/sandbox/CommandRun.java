@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -25,8 +26,8 @@ import org.jboss.logging.Logger;
  * that went away. The result carries the exit code. With coalesce (the plain JSON answer),
  * consecutive output of one stream becomes one event, as it does for an execution.
  *
- * <p>Thread-safety: one reader thread per stream; events go to the sink one at a time under this
- * object's lock, which is also where back-pressure holds the readers.
+ * <p>Thread-safety: one reader thread per stream; events go to the sink one at a time under the
+ * emit lock, which is also where back-pressure holds the readers; stopping takes another lock.
  */
 public final class CommandRun {
 
@@ -40,11 +41,21 @@ public final class CommandRun {
     private final long maxStreamBytes;
     private final Duration grace;
     private final ScheduledExecutorService timers;
+    private final Executor signals;
     private final long startedNanos = System.nanoTime();
-    private long streamed; // under this
-    private boolean truncated; // under this
+    /** Guards stopped; never held while waiting. */
+    private final Object state = new Object();
+    /** Orders events to the sink; a reader may wait for room holding it. */
+    private final Object emitting = new Object();
+
+    private boolean over; // under emitting: the result was given
+    /** How long after its exit a command's output may still be read before its result is given. */
+    static final Duration LEFTOVER_WAIT = Duration.ofSeconds(2);
+
+    private long streamed; // under emitting
+    private boolean truncated; // under emitting
     private final boolean coalesce;
-    private String pendingName; // under this: with coalesce, text of one stream not yet sent
+    private String pendingName; // under emitting: with coalesce, text of one stream not yet sent
     private final StringBuilder pending = new StringBuilder();
     private volatile ExecutionStatus stopped; // TIMEOUT or CANCELLED once the run was stopped
     private ScheduledFuture<?> timer;
@@ -56,7 +67,9 @@ public final class CommandRun {
             long maxStreamBytes,
             Duration grace,
             ScheduledExecutorService timers,
+            Executor signals,
             boolean coalesce) {
+        this.signals = signals;
         this.coalesce = coalesce;
         this.command = command;
         this.sink = sink;
@@ -66,7 +79,12 @@ public final class CommandRun {
         this.timers = timers;
     }
 
-    /** Starts reading; the sink gets the result once the command ended and its output is read. */
+    /**
+     * Starts reading; the sink gets the result once the command ended and its output is read. A
+     * command that exits but leaves processes holding its output open (server &) has them killed
+     * with its process group half a second later, and its result is given at most
+     * {@link #LEFTOVER_WAIT} after its exit either way.
+     */
     public void start(Duration timeout) {
         sink.started();
         CompletableFuture<Void> out = read(command.stdout(), "stdout");
@@ -74,7 +92,19 @@ public final class CommandRun {
         if (!timeout.isZero()) {
             timer = timers.schedule(() -> stop(ExecutionStatus.TIMEOUT), timeout.toNanos(), TimeUnit.NANOSECONDS);
         }
-        CompletableFuture.allOf(out, err, command.exit()).whenComplete((ignored, failure) -> finish());
+        CompletableFuture<Void> read = CompletableFuture.allOf(out, err);
+        command.exit().whenComplete((code, failure) -> {
+            timers.schedule(
+                    () -> {
+                        if (!read.isDone()) {
+                            signals.execute(() -> command.signal("KILL"));
+                        }
+                    },
+                    500,
+                    TimeUnit.MILLISECONDS);
+            read.completeOnTimeout(null, LEFTOVER_WAIT.toMillis(), TimeUnit.MILLISECONDS)
+                    .whenComplete((ignored, error) -> finish());
+        });
     }
 
     /** The client left: the command is stopped at once. */
@@ -82,19 +112,20 @@ public final class CommandRun {
         stop(ExecutionStatus.CANCELLED);
     }
 
+    /** Signals go out on another thread: they run runsc, and callers are event loops and timers. */
     private void stop(ExecutionStatus why) {
-        synchronized (this) {
+        synchronized (state) {
             if (stopped != null || command.exit().isDone()) {
                 return;
             }
             stopped = why;
         }
         if (why == ExecutionStatus.CANCELLED) {
-            command.signal("KILL");
+            signals.execute(() -> command.signal("KILL"));
             return;
         }
-        command.signal("TERM");
-        timers.schedule(() -> command.signal("KILL"), grace.toNanos(), TimeUnit.NANOSECONDS);
+        signals.execute(() -> command.signal("TERM"));
+        timers.schedule(() -> signals.execute(() -> command.signal("KILL")), grace.toNanos(), TimeUnit.NANOSECONDS);
     }
 
     private CompletableFuture<Void> read(InputStream in, String name) {
@@ -141,8 +172,15 @@ public final class CommandRun {
         }
     }
 
-    private synchronized void emit(String name, String text, int bytes) {
-        if (text.isEmpty() || stopped == ExecutionStatus.CANCELLED) {
+    /** Under the emit lock (the stop path never takes it: a reader waits for room holding it). */
+    private void emit(String name, String text, int bytes) {
+        synchronized (emitting) {
+            emitLocked(name, text, bytes);
+        }
+    }
+
+    private void emitLocked(String name, String text, int bytes) {
+        if (text.isEmpty() || stopped == ExecutionStatus.CANCELLED || over) {
             return;
         }
         if (streamed + bytes > maxStreamBytes) {
@@ -175,7 +213,13 @@ public final class CommandRun {
         sink.event(Event.stream(clock.instant(), name, text));
     }
 
-    private synchronized void flushPending() {
+    private void flushPending() {
+        synchronized (emitting) {
+            flushPendingLocked();
+        }
+    }
+
+    private void flushPendingLocked() {
         if (pendingName != null && pending.length() > 0) {
             sink.event(Event.stream(clock.instant(), pendingName, pending.toString()));
             pending.setLength(0);
@@ -186,7 +230,13 @@ public final class CommandRun {
         if (timer != null) {
             timer.cancel(false);
         }
-        flushPending();
+        synchronized (emitting) {
+            if (over) {
+                return;
+            }
+            flushPendingLocked();
+            over = true; // what readers still get after this is dropped
+        }
         int code = command.exit().getNow(-1);
         ExecutionStatus status = stopped == null ? ExecutionStatus.OK : stopped;
         double wallMs = (System.nanoTime() - startedNanos) / 1e6;

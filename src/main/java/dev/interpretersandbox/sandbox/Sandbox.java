@@ -34,6 +34,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongConsumer;
 import org.jboss.logging.Logger;
 
@@ -677,28 +678,41 @@ public final class Sandbox {
                         "this sandbox already runs " + MAX_COMMANDS + " commands; retry once one has ended",
                         Duration.ofSeconds(1));
             }
+            // The slot and the transfer are taken now: no burst gets past the cap, and neither
+            // the reaper nor a pause checkpoints the container while the command starts.
+            commands++;
+            transfers++;
+            touch();
             running = state == SandboxState.IDLE || state == SandboxState.BUSY ? kernel : null;
         }
-        if (running != null && running.alive()) {
-            KernelHandle on = running;
-            return CompletableFuture.supplyAsync(
-                    () -> launchCommand(on, command), context.workers().lifecycle());
+        CompletionStage<RunningCommand> started;
+        try {
+            if (running != null && running.alive()) {
+                KernelHandle on = running;
+                started = CompletableFuture.supplyAsync(
+                        () -> launchCommand(on, command), context.workers().lifecycle());
+            } else {
+                started = exclusive(true, () -> launchCommand(ensureKernel(), command));
+            }
+        } catch (RuntimeException e) {
+            commandEnded();
+            throw e;
         }
-        return exclusive(true, () -> launchCommand(ensureKernel(), command));
+        return started.whenComplete((ok, failure) -> {
+            if (failure != null) {
+                commandEnded();
+            }
+        });
     }
 
+    /** Starts the command; its slot and transfer were taken by the caller, and end with it. */
     private RunningCommand launchCommand(KernelHandle on, CommandSpec command) {
         Map<String, String> env = new LinkedHashMap<>(spec().env());
         env.putAll(command.env());
-        synchronized (this) {
-            commands++;
-        }
-        beginTransfer();
         RunningCommand started;
         try {
             started = on.command(new CommandSpec(command.shellCommand(), command.workspacePath(), env, command.root()));
         } catch (IOException | RuntimeException e) {
-            commandEnded();
             throw new SandboxException(Kind.UNAVAILABLE, "the command could not be started: " + e.getMessage(), e);
         }
         RunningCommandInfo info = new RunningCommandInfo(started.pid(), command, started);
@@ -1302,6 +1316,15 @@ public final class Sandbox {
     /** An upload; with replace, it takes the place of a file of that name at commit (E2B's write). */
     public Workspace.Upload openUpload(WorkspacePath path, long contentLength, boolean replace) throws IOException {
         beginTransfer();
+        // The transfer ends once: when the upload closes, or here when it never opened (an upload
+        // that fails while opening closes itself, and must not end it a second time).
+        AtomicBoolean ended = new AtomicBoolean();
+        LongConsumer closed = written -> {
+            if (ended.compareAndSet(false, true)) {
+                context.metrics().uploaded(written);
+                endTransfer();
+            }
+        };
         boolean opened = false;
         try {
             workspace.create();
@@ -1311,16 +1334,12 @@ public final class Sandbox {
                 throw SandboxException.tooLarge("the file does not fit in the workspace: "
                         + Sizes.human(Math.max(0, room)) + " free of " + Sizes.human(limit));
             }
-            LongConsumer closed = written -> {
-                context.metrics().uploaded(written);
-                endTransfer();
-            };
             Workspace.Upload upload =
                     replace ? workspace.openReplace(path, room, closed) : workspace.openUpload(path, room, closed);
             opened = true;
             return upload;
         } finally {
-            if (!opened) {
+            if (!opened && ended.compareAndSet(false, true)) {
                 endTransfer();
             }
         }

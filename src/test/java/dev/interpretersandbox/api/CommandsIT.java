@@ -132,6 +132,21 @@ class CommandsIT {
     }
 
     @Test
+    void aCommandThatLeavesABackgroundProcessStillAnswers() {
+        long started = System.nanoTime();
+        JsonPath result = command(Map.of("cmd", "sleep 45 & echo started", "timeout_secs", 30));
+        assertEquals("ok", result.getString("status"));
+        assertEquals(0, result.getInt("exit_code"));
+        assertEquals("started\n", Api.stdout(result));
+        assertTrue(
+                Duration.ofNanos(System.nanoTime() - started).toSeconds() < 10,
+                "answered once the shell exited, not when the background process would");
+        if (ownRootFilesystem()) {
+            assertNothingLeft("sleep 45"); // its process group went with it
+        }
+    }
+
+    @Test
     void aFloodOfOutputIsCappedAndTheCommandStillEnds() {
         JsonPath result = command(Map.of("cmd", "head -c 20000000 /dev/zero | tr '\\0' x; echo", "timeout_secs", 60));
         assertEquals("ok", result.getString("status"));

@@ -148,6 +148,19 @@ class AuthIT {
                     .delete("/sandboxes/" + b)
                     .then()
                     .statusCode(403);
+            // the id as the check reads it must be the id every later stage reads
+            for (String path : new String[] {
+                "/sandboxes/" + b + ";x=" + a + "/execute",
+                "/sandboxes/" + b + "%3Bx/execute",
+                "/sandboxes/%73" + b.substring(1) + "/execute"
+            }) {
+                given().urlEncodingEnabled(false)
+                        .header("Authorization", "Bearer " + tokenA)
+                        .body("{\"code\": \"print(1)\"}")
+                        .post(path)
+                        .then()
+                        .statusCode(403);
+            }
             // the service's own routes: only the admin token
             for (String path : new String[] {"/sandboxes", "/execute", "/q/metrics"}) {
                 given().header("Authorization", "Bearer " + tokenA)
