@@ -139,6 +139,18 @@ import org.eclipse.microprofile.openapi.annotations.security.SecurityScheme;
                                                     schema = @Schema(implementation = ErrorBody.class),
                                                     example = ApiDocs.EXECUTE_BAD)),
                             @APIResponse(
+                                    name = "Commanded",
+                                    description = "The command ran (whatever its exit code).",
+                                    content = @Content(mediaType = "application/json", example = ApiDocs.COMMAND_OK)),
+                            @APIResponse(
+                                    name = "BadCommand",
+                                    description = "Missing cmd, an unknown field, a bad cwd, env or timeout_secs.",
+                                    content =
+                                            @Content(
+                                                    mediaType = "application/json",
+                                                    schema = @Schema(implementation = ErrorBody.class),
+                                                    example = ApiDocs.COMMAND_BAD)),
+                            @APIResponse(
                                     name = "CannotStart",
                                     description = "The sandbox could not be started.",
                                     content =
@@ -231,6 +243,13 @@ import org.eclipse.microprofile.openapi.annotations.security.SecurityScheme;
                                                                 name = "with_timeout",
                                                                 value = ApiDocs.EXECUTE_REQUEST)
                                                     })),
+                            @RequestBody(
+                                    name = "Command",
+                                    required = true,
+                                    content =
+                                            @Content(
+                                                    mediaType = "application/json",
+                                                    schema = @Schema(implementation = ApiDocs.Command.class))),
                             @RequestBody(
                                     name = "File",
                                     required = true,

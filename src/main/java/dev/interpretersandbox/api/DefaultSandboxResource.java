@@ -170,23 +170,9 @@ public class DefaultSandboxResource {
             operationId = "command",
             summary = "Run a shell command in the default sandbox",
             description = ApiDocs.COMMAND)
-    @RequestBody(
-            content =
-                    @Content(
-                            mediaType = MediaType.APPLICATION_JSON,
-                            schema = @Schema(implementation = ApiDocs.Command.class)))
-    @APIResponse(
-            responseCode = "200",
-            description = "The command ran (whatever its exit code).",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, example = ApiDocs.COMMAND_OK))
-    @APIResponse(
-            responseCode = "400",
-            description = "Missing cmd, an unknown field, a bad cwd, env or timeout_secs.",
-            content =
-                    @Content(
-                            mediaType = MediaType.APPLICATION_JSON,
-                            schema = @Schema(implementation = ErrorBody.class),
-                            example = ApiDocs.COMMAND_BAD))
+    @RequestBody(ref = "Command")
+    @APIResponse(responseCode = "200", ref = "Commanded")
+    @APIResponse(responseCode = "400", ref = "BadCommand")
     @APIResponse(responseCode = "401", ref = "Unauthorized")
     @APIResponse(responseCode = "503", ref = "CannotStart")
     public RestMulti<byte[]> command(@HeaderParam("Accept") String accept, @Context RoutingContext ctx) {

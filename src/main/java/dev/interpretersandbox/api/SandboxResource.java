@@ -337,23 +337,9 @@ public class SandboxResource {
             summary = "Run a shell command in this sandbox",
             description = ApiDocs.COMMAND)
     @Parameter(ref = "Id")
-    @RequestBody(
-            content =
-                    @Content(
-                            mediaType = MediaType.APPLICATION_JSON,
-                            schema = @Schema(implementation = ApiDocs.Command.class)))
-    @APIResponse(
-            responseCode = "200",
-            description = "The command ran (whatever its exit code).",
-            content = @Content(mediaType = MediaType.APPLICATION_JSON, example = ApiDocs.COMMAND_OK))
-    @APIResponse(
-            responseCode = "400",
-            description = "Missing cmd, an unknown field, a bad cwd, env or timeout_secs.",
-            content =
-                    @Content(
-                            mediaType = MediaType.APPLICATION_JSON,
-                            schema = @Schema(implementation = ErrorBody.class),
-                            example = ApiDocs.COMMAND_BAD))
+    @RequestBody(ref = "Command")
+    @APIResponse(responseCode = "200", ref = "Commanded")
+    @APIResponse(responseCode = "400", ref = "BadCommand")
     @APIResponse(responseCode = "401", ref = "Unauthorized")
     @APIResponse(responseCode = "404", ref = "NoSandbox")
     @APIResponse(responseCode = "503", ref = "CannotStart")

@@ -17,7 +17,6 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.TimeUnit;
 
 /**
  * An execution's events as E2B's Jupyter server streams them: one JSON object per line
@@ -157,22 +156,10 @@ final class E2bExecuteSink implements EventSink {
 
     @Override
     public synchronized boolean awaitRoom() {
-        long deadline = System.nanoTime() + stallTimeout.toNanos();
-        while (!gone && headersSent && reply.ctx().response().writeQueueFull()) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
-                reply.run(() -> reply.ctx().response().close()); // the close handler cancels the execution
-                gone = true;
-                return false;
-            }
-            try {
-                TimeUnit.NANOSECONDS.timedWait(this, Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
+        if (!headersSent) {
+            return !gone; // nothing written yet: nothing to wait for
         }
-        return !gone;
+        return reply.awaitRoom(this, stallTimeout, () -> gone, () -> gone = true);
     }
 
     @Override

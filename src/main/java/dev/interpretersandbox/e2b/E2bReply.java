@@ -11,8 +11,11 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.ext.web.RoutingContext;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.jboss.logging.Logger;
 
 /**
@@ -94,6 +97,31 @@ final class E2bReply {
         } else {
             context.runOnContext(ignored -> action.run());
         }
+    }
+
+    /**
+     * For a streamed answer, under monitor's lock (which the response's drain handler notifies):
+     * waits while the client's write queue is full. False when gone says the client left, when
+     * the thread is interrupted, or when the client read nothing for stall: then stalled runs and
+     * the connection is closed, whose close handler stops the work.
+     */
+    boolean awaitRoom(Object monitor, Duration stall, BooleanSupplier gone, Runnable stalled) {
+        long deadline = System.nanoTime() + stall.toNanos();
+        while (!gone.getAsBoolean() && ctx.response().writeQueueFull()) {
+            long left = deadline - System.nanoTime();
+            if (left <= 0) {
+                run(() -> ctx.response().close());
+                stalled.run();
+                return false;
+            }
+            try {
+                TimeUnit.NANOSECONDS.timedWait(monitor, Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return !gone.getAsBoolean();
     }
 
     void json(int status, Object body) {

@@ -85,22 +85,7 @@ final class ProcessStream implements EventSink {
 
     @Override
     public synchronized boolean awaitRoom() {
-        long deadline = System.nanoTime() + stallTimeout.toNanos();
-        while (!gone && reply.ctx().response().writeQueueFull()) {
-            long left = deadline - System.nanoTime();
-            if (left <= 0) {
-                reply.run(() -> reply.ctx().response().close());
-                gone = true;
-                return false;
-            }
-            try {
-                TimeUnit.NANOSECONDS.timedWait(this, Math.min(left, TimeUnit.MILLISECONDS.toNanos(100)));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
-        }
-        return !gone;
+        return reply.awaitRoom(this, stallTimeout, () -> gone, () -> gone = true);
     }
 
     @Override

@@ -1,12 +1,9 @@
 package dev.interpretersandbox.isolation;
 
-import dev.interpretersandbox.kernel.RunningCommand;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * A command in process mode: a child process with the kernel's limits and user (prlimit, setpriv),
@@ -14,7 +11,7 @@ import java.util.concurrent.CompletableFuture;
  * into the cgroup, then changes to its working directory as the sandbox user (so a link planted
  * there is followed with the sandbox user's rights only) and runs bash.
  */
-final class ProcessCommand implements RunningCommand {
+final class ProcessCommand extends ChildCommand {
 
     private static final Duration SIGNAL_DEADLINE = Duration.ofSeconds(5);
     /**
@@ -26,12 +23,8 @@ final class ProcessCommand implements RunningCommand {
     static final String WRAPPER =
             "read -r _ || exit 125; cd -- \"$1\" || exit 126; shift; exec env -- \"$@\" /bin/bash -l -c \"$0\"";
 
-    private final Process process;
-    private final CompletableFuture<Integer> exit;
-
     ProcessCommand(Process process) {
-        this.process = process;
-        this.exit = process.onExit().thenApply(Process::exitValue);
+        super(process);
     }
 
     /** Lets the command go once it is in its cgroup: it reads one line, then stdin is closed. */
@@ -44,21 +37,6 @@ final class ProcessCommand implements RunningCommand {
     @Override
     public long pid() {
         return process.pid();
-    }
-
-    @Override
-    public InputStream stdout() {
-        return process.getInputStream();
-    }
-
-    @Override
-    public InputStream stderr() {
-        return process.getErrorStream();
-    }
-
-    @Override
-    public CompletableFuture<Integer> exit() {
-        return exit;
     }
 
     @Override

@@ -5,17 +5,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.interpretersandbox.kernel.CommandSpec;
-import dev.interpretersandbox.kernel.RunningCommand;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 import org.jboss.logging.Logger;
 
 /**
@@ -26,23 +23,20 @@ import org.jboss.logging.Logger;
  * pipeline or a script's children too, as Ctrl-C in a terminal would. What outlives the group is
  * reaped by the container's init, the kernel's tini.
  */
-final class RunscCommand implements RunningCommand {
+final class RunscCommand extends ChildCommand {
 
     private static final Logger LOG = Logger.getLogger(RunscCommand.class);
     private static final Duration PID_WAIT = Duration.ofSeconds(10);
 
     private final String containerId;
     private final RunscClient runsc;
-    private final Process process;
     private final long pid;
-    private final CompletableFuture<Integer> exit;
 
     private RunscCommand(String containerId, RunscClient runsc, Process process, long pid) {
+        super(process);
         this.containerId = containerId;
         this.runsc = runsc;
-        this.process = process;
         this.pid = pid;
-        this.exit = process.onExit().thenApply(Process::exitValue);
     }
 
     static RunscCommand start(
@@ -120,21 +114,6 @@ final class RunscCommand implements RunningCommand {
     @Override
     public long pid() {
         return pid;
-    }
-
-    @Override
-    public InputStream stdout() {
-        return process.getInputStream();
-    }
-
-    @Override
-    public InputStream stderr() {
-        return process.getErrorStream();
-    }
-
-    @Override
-    public CompletableFuture<Integer> exit() {
-        return exit;
     }
 
     @Override
