@@ -13,11 +13,12 @@ import os
 import shutil
 import socket
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
 import uuid
+
+from bench import curl  # the same client as bench.py's 100 MiB transfers
 
 
 def serve(listener, directory):
@@ -58,14 +59,6 @@ def handle(conn, directory):
             else:  # DELETE
                 os.remove(name)
                 conn.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
-
-
-def curl(args, expected):
-    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}"] + args,
-                         check=True, capture_output=True, text=True).stdout.split()
-    if int(out[0]) != expected:
-        raise RuntimeError("curl %s: %s" % (args, out))
-    return float(out[1])
 
 
 def main():
