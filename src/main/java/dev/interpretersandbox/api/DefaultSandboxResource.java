@@ -29,7 +29,6 @@ import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
 import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirementsSet;
-import org.jboss.resteasy.reactive.RestMulti;
 
 /**
  * The seed API, on the default sandbox: GET / (ping), POST /execute, and the file transfers under
@@ -159,7 +158,7 @@ public class DefaultSandboxResource {
     @APIResponse(responseCode = "413", ref = "TooLarge")
     @APIResponse(responseCode = "429", ref = "Busy")
     @APIResponse(responseCode = "503", ref = "CannotStart")
-    public RestMulti<byte[]> execute(@HeaderParam("Accept") String accept, @Context RoutingContext ctx) {
+    public Uni<Response> execute(@HeaderParam("Accept") String accept, @Context RoutingContext ctx) {
         return executions.execute(sandboxes::defaultSandbox, accept, ctx);
     }
 
@@ -175,7 +174,7 @@ public class DefaultSandboxResource {
     @APIResponse(responseCode = "400", ref = "BadCommand")
     @APIResponse(responseCode = "401", ref = "Unauthorized")
     @APIResponse(responseCode = "503", ref = "CannotStart")
-    public RestMulti<byte[]> command(@HeaderParam("Accept") String accept, @Context RoutingContext ctx) {
+    public Uni<Response> command(@HeaderParam("Accept") String accept, @Context RoutingContext ctx) {
         return executions.command(sandboxes::defaultSandbox, accept, ctx);
     }
 

@@ -9,6 +9,8 @@ import dev.interpretersandbox.sandbox.Event;
 import dev.interpretersandbox.sandbox.EventSink;
 import dev.interpretersandbox.sandbox.ExecutionResult;
 import dev.interpretersandbox.sandbox.ExecutionStatus;
+import jakarta.ws.rs.core.HttpHeaders;
+import jakarta.ws.rs.core.Response;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -16,29 +18,29 @@ import java.util.ArrayDeque;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
  * One execution's response body, written as its events happen, with back-pressure: the sink of
- * the execution on one side, a {@link Flow.Publisher} of body pieces that Quarkus REST writes on
- * the other. Quarkus REST asks for the next piece only once the last one reached the socket, so
- * a client that stops reading stops the flow: this stream holds at most {@link #HIGH_WATER} bytes
- * beyond the piece being written, the kernel's reader waits ({@link #awaitRoom}), and so does the
- * kernel. A response that makes no progress for the stall timeout is closed, which cancels its
- * execution.
+ * the execution on one side, the HTTP response on the other ({@link #answer}, then
+ * {@link EventStreamWriter}). The next piece is written only once the last one reached the
+ * socket, so a client that stops reading stops the flow: this stream holds at most
+ * {@link #HIGH_WATER} bytes beyond the piece being written, the kernel's reader waits
+ * ({@link #awaitRoom}), and so does the kernel. A response that makes no progress for the stall
+ * timeout is closed, which cancels its execution. A result that is over before anything was sent
+ * goes out as one plain response instead.
  *
  * <p>The three formats write the same events: the JSON document {@code {"events": [...],
  * "status", "usage"}} piece by piece, NDJSON (a line per event, then the status line), or
  * server-sent events ({@code event: <type>}, then {@code event: done}). Every piece ends with a
  * newline, which is whitespace between JSON tokens, and ends each NDJSON line or SSE message.
  *
- * <p>Thread-safety: sink calls come from the sandbox's threads (one at a time), subscription
- * calls from the event loop; state is guarded by this object's lock, and pieces reach the
- * subscriber one at a time from a drain loop, never under the lock.
+ * <p>Thread-safety: sink calls come from the sandbox's threads (one at a time), write completions
+ * and the response's end from the event loop; state is guarded by this object's lock, and pieces
+ * reach the response one at a time from a drain loop, never under the lock.
  */
-final class EventStream implements EventSink, Flow.Publisher<byte[]> {
+public final class EventStream implements EventSink {
 
     private static final Logger LOG = Logger.getLogger(EventStream.class);
 
@@ -94,13 +96,14 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
     private final Runnable closeConnection;
     private final ArrayDeque<byte[]> pieces = new ArrayDeque<>();
     private final CompletableFuture<Void> delivered = new CompletableFuture<>();
-    private Flow.Subscriber<? super byte[]> subscriber;
+    private final CompletableFuture<Response> answer = new CompletableFuture<>();
+    private Out out;
     private Runnable cancel; // what a client that leaves stops: the execution or the command
     private long queued;
     /** How much of the first queued piece has been taken already. */
     private int headOffset;
 
-    private long demand;
+    private boolean answered;
     private boolean inFlight;
     private boolean started;
     private boolean firstEvent = true;
@@ -219,7 +222,7 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
             }
         }
         if (before) {
-            drain(); // an ordinary error response: the subscriber gets onError before any piece
+            drain(); // an ordinary error response: answered before any piece
             return;
         }
         end(new End(ExecutionStatus.ERROR, null, error.getMessage(), null));
@@ -279,38 +282,57 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
         }
     }
 
-    // ---- the publisher side ------------------------------------------------------------------
+    // ---- the response side -----------------------------------------------------------------
 
-    @Override
-    public void subscribe(Flow.Subscriber<? super byte[]> subscriber) {
+    /** Where a streamed body goes: the HTTP response ({@link EventStreamWriter}), or a test's reader. */
+    interface Out {
+        /** Writes a piece; written runs once it reached the socket (or the write failed). */
+        void write(byte[] piece, Runnable written);
+
+        /** Writes the last piece (or nothing more, when null) and ends the body. */
+        void end(byte[] last);
+    }
+
+    /**
+     * The response, once there is something to answer: an ordinary error when the stream failed
+     * before it started; the whole body when the execution ended before anything was sent and
+     * all of it fits one piece (a plain response with a Content-Length, written at once: most
+     * cells); else this stream, which Quarkus REST hands to {@link EventStreamWriter}.
+     */
+    CompletionStage<Response> answer() {
+        return answer;
+    }
+
+    /** Quarkus REST writes the response: pieces go to out from now on. */
+    void deliver(Out target) {
         synchronized (this) {
-            this.subscriber = subscriber;
+            out = target;
         }
-        subscriber.onSubscribe(new Flow.Subscription() {
-            @Override
-            public void request(long n) {
-                synchronized (EventStream.this) {
-                    demand += n;
-                    inFlight = false; // a request follows the write of the last piece
-                    lastProgress = System.nanoTime();
-                    EventStream.this.notifyAll();
-                }
-                drain();
-            }
+        drain();
+    }
 
-            @Override
-            public void cancel() {
-                clientGone();
-            }
-        });
+    /** The HTTP response ended (all written, or the connection went): the delivery is over. */
+    void responseEnded() {
+        synchronized (this) {
+            inFlight = false;
+            notifyAll();
+        }
+        finishDelivery();
+    }
+
+    private void written() {
+        synchronized (this) {
+            inFlight = false; // the piece reached the socket: the next may go
+            lastProgress = System.nanoTime();
+            notifyAll();
+        }
         drain();
     }
 
     /**
-     * Hands pieces to the subscriber while it asks for them, one thread at a time and outside the
-     * lock. The last piece and the end go together, so the response ends as soon as it is written;
-     * the delivery counts as done once the subscriber asks again (the last write reached the
-     * socket).
+     * Answers, then hands pieces to out one at a time as the last one is written, one thread at a
+     * time and outside the lock. The last piece goes with the end, so the response ends as soon as
+     * it is written.
      */
     private void drain() {
         synchronized (this) {
@@ -321,32 +343,36 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
             draining = true;
         }
         while (true) {
-            Flow.Subscriber<? super byte[]> target;
+            Out target = null;
             SandboxException failure = null;
+            Response response = null;
             byte[] piece = null;
-            boolean complete = false;
-            boolean done = false;
+            boolean end = false;
             synchronized (this) {
-                target = subscriber;
-                if (target == null || cancelled) {
+                if (cancelled) {
                     draining = false;
                     return;
                 }
-                if (earlyFailure != null && !completeSent) {
+                if (!answered && earlyFailure != null) {
+                    answered = true;
                     failure = earlyFailure;
-                    completeSent = true;
-                } else if (demand > 0 && sendable()) {
-                    piece = take();
-                    demand--;
-                    inFlight = true;
-                    complete = ended && pieces.isEmpty() && !completeSent;
-                    completeSent |= complete;
+                } else if (!answered && sendable()) {
+                    answered = true;
+                    lastProgress = System.nanoTime();
+                    if (ended && queued <= MAX_PIECE) {
+                        inFlight = true; // until the response ended: a client that reads nothing stalls
+                        completeSent = true;
+                        response = whole(take());
+                    } else {
+                        response = streamed();
+                    }
+                } else if (out != null && !inFlight && !completeSent && (sendable() || ended)) {
+                    target = out;
+                    piece = pieces.isEmpty() ? null : take();
+                    end = ended && pieces.isEmpty();
+                    inFlight = !end;
+                    completeSent = end;
                     notifyAll();
-                } else if (ended && pieces.isEmpty() && !inFlight && !completeSent) {
-                    complete = true;
-                    completeSent = true;
-                } else if (completeSent && !inFlight && !delivered.isDone()) {
-                    done = true;
                 } else if (!missed) {
                     draining = false;
                     return;
@@ -355,26 +381,40 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
             }
             if (failure != null) {
                 finishDelivery();
-                target.onError(failure);
-                continue;
-            }
-            if (piece != null) {
-                target.onNext(piece);
-            }
-            if (complete) {
-                target.onComplete();
-            }
-            if (done) {
-                finishDelivery();
+                answer.completeExceptionally(failure); // an ordinary error response
+            } else if (response != null) {
+                answer.complete(response);
+            } else if (end) {
+                target.end(piece);
+            } else if (piece != null) {
+                target.write(piece, this::written);
             }
         }
     }
 
+    private Response whole(byte[] body) {
+        return headers(Response.ok(body)).build();
+    }
+
+    private Response streamed() {
+        return headers(Response.ok(this)).build();
+    }
+
+    private Response.ResponseBuilder headers(Response.ResponseBuilder response) {
+        response.header(
+                HttpHeaders.CONTENT_TYPE,
+                format == Format.SSE ? format.mediaType + "; charset=utf-8" : format.mediaType);
+        if (format != Format.JSON) {
+            response.header("Cache-Control", "no-cache");
+            response.header("X-Accel-Buffering", "no"); // proxies such as nginx must not hold lines back
+        }
+        return response;
+    }
+
     /**
      * What is queued, as one piece of at most {@link #MAX_PIECE} bytes: one write instead of one
-     * per event, and no more. Quarkus REST copies every piece into a growing buffer before it
-     * writes it, so a 25 MB display handed over whole would cost several times its size in heap
-     * at once. Under the lock.
+     * per event, and no more. A 25 MB display handed to the HTTP layer whole would cost several
+     * times its size in heap at once. Under the lock.
      */
     private byte[] take() {
         int size = (int) Math.min(queued, MAX_PIECE);
@@ -427,8 +467,9 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
     }
 
     /** The client left or stalled: drop what is held, wake the kernel's reader, cancel the execution. */
-    private void clientGone() {
+    void clientGone() {
         Runnable running;
+        boolean unanswered;
         synchronized (this) {
             if (cancelled) {
                 return;
@@ -438,9 +479,15 @@ final class EventStream implements EventSink, Flow.Publisher<byte[]> {
             headOffset = 0;
             queued = 0;
             running = cancel;
+            unanswered = !answered;
+            answered = true;
             notifyAll();
         }
         finishDelivery();
+        if (unanswered) {
+            // nobody reads it, but the request must not wait for an answer forever
+            answer.completeExceptionally(SandboxException.invalid("the client went away"));
+        }
         if (running != null) {
             running.run();
         }

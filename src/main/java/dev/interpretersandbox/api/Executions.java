@@ -9,23 +9,19 @@ import dev.interpretersandbox.sandbox.Execution;
 import dev.interpretersandbox.sandbox.ExecutionRequest;
 import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.Workers;
-import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.ws.rs.core.Response;
 import java.time.Clock;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
-import org.jboss.resteasy.reactive.RestMulti;
 
 /**
  * POST /execute and POST /sandboxes/{id}/execute, whatever the response format: parse, queue the
- * execution, and return its {@link EventStream} as the body. Bad input, a full queue or an unknown
- * sandbox are thrown here and become ordinary error responses; so is a kernel that cannot start,
- * since the stream fails before its first piece.
+ * execution, and answer with its {@link EventStream}'s response. Bad input, a full queue or an
+ * unknown sandbox are thrown here and become ordinary error responses; so is a kernel that cannot
+ * start, since the stream fails before its first piece.
  */
 @ApplicationScoped
 class Executions {
@@ -46,11 +42,8 @@ class Executions {
         this.requests = new ExecuteRequests(new StrictJson(mapper), config.execute());
     }
 
-    /** What an accepted execute returns: its stream and the response's headers. */
-    private record Started(EventStream stream, Map<String, List<String>> headers) {}
-
-    RestMulti<byte[]> execute(Supplier<Sandbox> lookup, String accept, RoutingContext ctx) {
-        Uni<Started> started = BodyLimits.read(ctx, limits.executeLimit()).map(body -> {
+    Uni<Response> execute(Supplier<Sandbox> lookup, String accept, RoutingContext ctx) {
+        return BodyLimits.read(ctx, limits.executeLimit()).chain(body -> {
             ExecuteRequests.ExecuteRequest parsed = requests.parse(body);
             Sandbox sandbox = lookup.get();
             EventStream stream = stream(accept, ctx);
@@ -58,9 +51,8 @@ class Executions {
                     new ExecutionRequest(parsed.code(), parsed.timeout(), stream.format() == EventStream.Format.JSON),
                     stream);
             stream.attach(execution::cancel);
-            return new Started(stream, headers(stream.format()));
+            return Uni.createFrom().completionStage(stream.answer());
         });
-        return respond(started);
     }
 
     /**
@@ -68,8 +60,8 @@ class Executions {
      * the same formats as execute, and its exit code at the end. A command that cannot start is an
      * ordinary error response.
      */
-    RestMulti<byte[]> command(Supplier<Sandbox> lookup, String accept, RoutingContext ctx) {
-        Uni<Started> started = BodyLimits.read(ctx, limits.otherLimit()).map(body -> {
+    Uni<Response> command(Supplier<Sandbox> lookup, String accept, RoutingContext ctx) {
+        return BodyLimits.read(ctx, limits.otherLimit()).chain(body -> {
             ExecuteRequests.CommandRequest parsed = requests.parseCommand(body);
             Sandbox sandbox = lookup.get();
             EventStream stream = stream(accept, ctx);
@@ -93,9 +85,8 @@ class Executions {
                         run.complete(running);
                         running.start(parsed.timeout());
                     });
-            return new Started(stream, headers(stream.format()));
+            return Uni.createFrom().completionStage(stream.answer());
         });
-        return respond(started);
     }
 
     private EventStream stream(String accept, RoutingContext ctx) {
@@ -106,23 +97,19 @@ class Executions {
                 config.http().writeStallTimeout(),
                 () -> ctx.request().connection().close());
         watch.add(stream);
-        return stream;
-    }
-
-    private static Map<String, List<String>> headers(EventStream.Format format) {
-        Map<String, List<String>> headers = new LinkedHashMap<>();
-        headers.put(
-                "Content-Type",
-                List.of(format == EventStream.Format.SSE ? format.mediaType + "; charset=utf-8" : format.mediaType));
-        if (format != EventStream.Format.JSON) {
-            headers.put("Cache-Control", List.of("no-cache"));
-            headers.put("X-Accel-Buffering", List.of("no")); // proxies such as nginx must not hold lines back
+        // A client that hangs up cancels what the stream belongs to, whether or not anything was
+        // answered yet; the delivery is over once the response ended, one way or the other. (An
+        // end handler, not the response's close handler: Vert.x Web takes that slot for its end
+        // handlers, which hear of a close as a failed end.)
+        ctx.addEndHandler(ended -> {
+            if (ended.failed()) {
+                stream.clientGone();
+            }
+            stream.responseEnded();
+        });
+        if (ctx.response().closed()) {
+            stream.clientGone();
         }
-        return headers;
-    }
-
-    private static RestMulti<byte[]> respond(Uni<Started> started) {
-        return RestMulti.fromUniResponse(
-                started, s -> Multi.createFrom().publisher(s.stream()), Started::headers, s -> 200);
+        return stream;
     }
 }

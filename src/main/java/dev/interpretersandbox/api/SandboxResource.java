@@ -40,7 +40,6 @@ import org.eclipse.microprofile.openapi.annotations.media.Schema;
 import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.parameters.RequestBody;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
-import org.jboss.resteasy.reactive.RestMulti;
 
 /**
  * Many sandboxes: POST/GET /sandboxes, GET/DELETE /sandboxes/{id}, and under /sandboxes/{id}/
@@ -324,7 +323,7 @@ public class SandboxResource {
     @APIResponse(responseCode = "413", ref = "TooLarge")
     @APIResponse(responseCode = "429", ref = "Busy")
     @APIResponse(responseCode = "503", ref = "CannotStart")
-    public RestMulti<byte[]> execute(
+    public Uni<Response> execute(
             @PathParam("id") String id, @HeaderParam("Accept") String accept, @Context RoutingContext ctx) {
         return executions.execute(() -> sandboxes.get(id), accept, ctx);
     }
@@ -343,7 +342,7 @@ public class SandboxResource {
     @APIResponse(responseCode = "401", ref = "Unauthorized")
     @APIResponse(responseCode = "404", ref = "NoSandbox")
     @APIResponse(responseCode = "503", ref = "CannotStart")
-    public RestMulti<byte[]> command(
+    public Uni<Response> command(
             @PathParam("id") String id, @HeaderParam("Accept") String accept, @Context RoutingContext ctx) {
         return executions.command(() -> sandboxes.get(id), accept, ctx);
     }

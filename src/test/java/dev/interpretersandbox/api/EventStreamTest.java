@@ -1,21 +1,27 @@
 package dev.interpretersandbox.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.interpretersandbox.error.SandboxException;
 import dev.interpretersandbox.sandbox.Event;
 import dev.interpretersandbox.sandbox.ExecutionResult;
 import dev.interpretersandbox.sandbox.ExecutionStatus;
 import dev.interpretersandbox.sandbox.Workers;
+import jakarta.ws.rs.core.Response;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.Flow;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import org.junit.jupiter.api.Test;
 
 /** The stream's side towards Quarkus REST: what pieces it hands over, and that they add up. */
@@ -23,33 +29,24 @@ class EventStreamTest {
 
     private final ObjectMapper mapper = new ObjectMapper().registerModule(new JavaTimeModule());
 
-    /** Takes pieces one at a time, as the HTTP layer does: the next request after each write. */
-    private static final class Reader implements Flow.Subscriber<byte[]> {
+    /** Takes pieces one at a time, as the HTTP layer does: the next write after each one. */
+    private static final class Reader implements EventStream.Out {
         final List<Integer> sizes = new ArrayList<>();
         final ByteArrayOutputStream body = new ByteArrayOutputStream();
-        Flow.Subscription subscription;
         boolean completed;
 
         @Override
-        public void onSubscribe(Flow.Subscription s) {
-            subscription = s;
-            s.request(1);
-        }
-
-        @Override
-        public void onNext(byte[] piece) {
+        public void write(byte[] piece, Runnable written) {
             sizes.add(piece.length);
             body.writeBytes(piece);
-            subscription.request(1);
+            written.run();
         }
 
         @Override
-        public void onError(Throwable failure) {
-            throw new AssertionError(failure);
-        }
-
-        @Override
-        public void onComplete() {
+        public void end(byte[] last) {
+            if (last != null) {
+                write(last, () -> {});
+            }
             completed = true;
         }
     }
@@ -64,12 +61,14 @@ class EventStreamTest {
         for (EventStream.Format format : EventStream.Format.values()) {
             EventStream stream = stream(format);
             Reader reader = new Reader();
-            stream.subscribe(reader);
             stream.started();
             String big = "q".repeat(5 * EventStream.MAX_PIECE + 123);
             stream.event(Event.stream(Instant.EPOCH, "stdout", "small\n"));
             stream.event(Event.stream(Instant.EPOCH, "stdout", big));
             stream.complete(new ExecutionResult(ExecutionStatus.OK, ExecutionResult.Usage.NONE));
+            Response answer = stream.answer().toCompletableFuture().getNow(null);
+            assertSame(stream, answer.getEntity(), format + ": a result of this size is streamed");
+            stream.deliver(reader);
 
             assertTrue(reader.completed, format + ": the response ends");
             assertTrue(reader.sizes.size() >= 6, format + ": split, not one piece of " + big.length());
@@ -103,5 +102,63 @@ class EventStreamTest {
             };
             assertEquals(big, text, format + ": the pieces add up to the event");
         }
+    }
+
+    @Test
+    void aResultThatIsOverBeforeAnythingWasSentIsAnsweredWhole() throws Exception {
+        // JSON holds its document back until the end (or a batch), so a quick cell's whole result
+        // is one plain response; NDJSON sends each event as it comes, so only a cell without
+        // output is; SSE writes ": started" as soon as the code starts.
+        EventStream json = stream(EventStream.Format.JSON);
+        json.started();
+        json.event(Event.stream(Instant.EPOCH, "stdout", "hi\n"));
+        json.complete(new ExecutionResult(ExecutionStatus.OK, ExecutionResult.Usage.NONE));
+        Response answer = json.answer().toCompletableFuture().getNow(null);
+        String text = new String(assertInstanceOf(byte[].class, answer.getEntity()), StandardCharsets.UTF_8);
+        assertEquals(
+                "hi\n",
+                mapper.readTree(text)
+                        .path("events")
+                        .get(0)
+                        .path("data")
+                        .path("text")
+                        .asText());
+        assertEquals("ok", mapper.readTree(text).path("status").asText());
+        assertEquals("application/json", answer.getHeaderString("Content-Type"));
+
+        EventStream ndjson = stream(EventStream.Format.NDJSON);
+        ndjson.started();
+        ndjson.complete(new ExecutionResult(ExecutionStatus.OK, ExecutionResult.Usage.NONE));
+        answer = ndjson.answer().toCompletableFuture().getNow(null);
+        text = new String(assertInstanceOf(byte[].class, answer.getEntity()), StandardCharsets.UTF_8);
+        assertEquals("ok", mapper.readTree(text).path("status").asText());
+
+        EventStream ndjsonWithOutput = stream(EventStream.Format.NDJSON);
+        ndjsonWithOutput.started();
+        ndjsonWithOutput.event(Event.stream(Instant.EPOCH, "stdout", "hi\n"));
+        assertSame(
+                ndjsonWithOutput,
+                ndjsonWithOutput.answer().toCompletableFuture().getNow(null).getEntity(),
+                "NDJSON output is streamed as it comes");
+    }
+
+    @Test
+    void aStreamThatFailsBeforeItStartsIsAnOrdinaryError() {
+        EventStream stream = stream(EventStream.Format.NDJSON);
+        stream.failed(SandboxException.busy("too many"));
+        CompletableFuture<Response> answer = stream.answer().toCompletableFuture();
+        ExecutionException failure = assertThrows(ExecutionException.class, answer::get);
+        assertSame(SandboxException.Kind.BUSY, ((SandboxException) failure.getCause()).kind());
+    }
+
+    @Test
+    void aClientThatLeavesBeforeTheAnswerCancelsAndTheAnswerStillEnds() {
+        EventStream stream = stream(EventStream.Format.JSON);
+        boolean[] cancelled = {false};
+        stream.attach(() -> cancelled[0] = true);
+        stream.started();
+        stream.clientGone();
+        assertTrue(cancelled[0], "the execution is cancelled");
+        assertTrue(stream.answer().toCompletableFuture().isCompletedExceptionally(), "the request is not left waiting");
     }
 }
