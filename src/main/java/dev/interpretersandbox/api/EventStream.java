@@ -29,7 +29,7 @@ import org.jboss.logging.Logger;
  * {@link #HIGH_WATER} bytes beyond the piece being written, the kernel's reader waits
  * ({@link #awaitRoom}), and so does the kernel. A response that makes no progress for the stall
  * timeout is closed, which cancels its execution. A result that is over before anything was sent
- * goes out as one plain response instead.
+ * goes out in one write with a Content-Length instead.
  *
  * <p>The three formats write the same events: the JSON document {@code {"events": [...],
  * "status", "usage"}} piece by piece, NDJSON (a line per event, then the status line), or
@@ -104,6 +104,7 @@ public final class EventStream implements EventSink {
     private int headOffset;
 
     private boolean answered;
+    private boolean whole;
     private boolean inFlight;
     private boolean started;
     private boolean firstEvent = true;
@@ -284,40 +285,69 @@ public final class EventStream implements EventSink {
 
     // ---- the response side -----------------------------------------------------------------
 
-    /** Where a streamed body goes: the HTTP response ({@link EventStreamWriter}), or a test's reader. */
+    /** Where the body goes: the HTTP response ({@link EventStreamWriter}), or a test's reader. */
     interface Out {
         /** Writes a piece; written runs once it reached the socket (or the write failed). */
         void write(byte[] piece, Runnable written);
 
-        /** Writes the last piece (or nothing more, when null) and ends the body. */
-        void end(byte[] last);
+        /** Writes the last piece (or nothing more, when null) and ends the body; then as write. */
+        void end(byte[] last, Runnable written);
+
+        /** The body will not be finished (the client left): the request is over all the same. */
+        void abort();
     }
 
     /**
      * The response, once there is something to answer: an ordinary error when the stream failed
-     * before it started; the whole body when the execution ended before anything was sent and
-     * all of it fits one piece (a plain response with a Content-Length, written at once: most
-     * cells); else this stream, which Quarkus REST hands to {@link EventStreamWriter}.
+     * before it started, else this stream, which Quarkus REST hands to {@link EventStreamWriter}.
      */
     CompletionStage<Response> answer() {
         return answer;
     }
 
+    /**
+     * Whether the body is all here: the execution ended before anything was sent and fits one
+     * piece. It then goes out as one write with a Content-Length (most cells), else chunked.
+     */
+    synchronized boolean whole() {
+        return whole;
+    }
+
     /** Quarkus REST writes the response: pieces go to out from now on. */
     void deliver(Out target) {
+        boolean gone;
         synchronized (this) {
             out = target;
+            gone = cancelled;
+        }
+        if (gone) {
+            target.abort();
+            return;
         }
         drain();
     }
 
-    /** The HTTP response ended (all written, or the connection went): the delivery is over. */
-    void responseEnded() {
+    /**
+     * The HTTP response ended (Vert.x says so as the end is handed over, before it is written) or
+     * the connection went (failed). Either, before this stream's own end, means the client will
+     * not get the rest: the execution is cancelled and the delivery is over.
+     */
+    void responseEnded(boolean succeeded) {
+        boolean early;
+        synchronized (this) {
+            early = !completeSent;
+        }
+        if (!succeeded || early) {
+            clientGone();
+        }
+    }
+
+    private void lastWritten() {
         synchronized (this) {
             inFlight = false;
             notifyAll();
         }
-        finishDelivery();
+        finishDelivery(); // the client has everything: the sandbox may go on
     }
 
     private void written() {
@@ -359,18 +389,13 @@ public final class EventStream implements EventSink {
                 } else if (!answered && sendable()) {
                     answered = true;
                     lastProgress = System.nanoTime();
-                    if (ended && queued <= MAX_PIECE) {
-                        inFlight = true; // until the response ended: a client that reads nothing stalls
-                        completeSent = true;
-                        response = whole(take());
-                    } else {
-                        response = streamed();
-                    }
+                    whole = ended && queued <= MAX_PIECE;
+                    response = headers(Response.ok(this)).build();
                 } else if (out != null && !inFlight && !completeSent && (sendable() || ended)) {
                     target = out;
                     piece = pieces.isEmpty() ? null : take();
                     end = ended && pieces.isEmpty();
-                    inFlight = !end;
+                    inFlight = true; // the last piece too: a client that reads nothing stalls
                     completeSent = end;
                     notifyAll();
                 } else if (!missed) {
@@ -379,25 +404,27 @@ public final class EventStream implements EventSink {
                 }
                 missed = false;
             }
-            if (failure != null) {
-                finishDelivery();
-                answer.completeExceptionally(failure); // an ordinary error response
-            } else if (response != null) {
-                answer.complete(response);
-            } else if (end) {
-                target.end(piece);
-            } else if (piece != null) {
-                target.write(piece, this::written);
+            try {
+                if (failure != null) {
+                    finishDelivery();
+                    answer.completeExceptionally(failure); // an ordinary error response
+                } else if (response != null) {
+                    answer.complete(response);
+                } else if (end) {
+                    target.end(piece, this::lastWritten);
+                } else if (piece != null) {
+                    target.write(piece, this::written);
+                }
+            } catch (RuntimeException e) {
+                // the response is unusable (ended or reset under us): stop as if the client left
+                synchronized (this) {
+                    draining = false;
+                }
+                LOG.debugf("an execute response failed: %s", e.getMessage());
+                clientGone();
+                return;
             }
         }
-    }
-
-    private Response whole(byte[] body) {
-        return headers(Response.ok(body)).build();
-    }
-
-    private Response streamed() {
-        return headers(Response.ok(this)).build();
     }
 
     private Response.ResponseBuilder headers(Response.ResponseBuilder response) {
@@ -470,6 +497,7 @@ public final class EventStream implements EventSink {
     void clientGone() {
         Runnable running;
         boolean unanswered;
+        Out unfinished;
         synchronized (this) {
             if (cancelled) {
                 return;
@@ -481,9 +509,13 @@ public final class EventStream implements EventSink {
             running = cancel;
             unanswered = !answered;
             answered = true;
+            unfinished = completeSent ? null : out;
             notifyAll();
         }
         finishDelivery();
+        if (unfinished != null) {
+            unfinished.abort();
+        }
         if (unanswered) {
             // nobody reads it, but the request must not wait for an answer forever
             answer.completeExceptionally(SandboxException.invalid("the client went away"));

@@ -1,5 +1,8 @@
 package dev.interpretersandbox.api;
 
+import io.netty.buffer.Unpooled;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpServerResponse;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.MultivaluedMap;
 import jakarta.ws.rs.ext.Provider;
@@ -8,12 +11,12 @@ import java.lang.annotation.Annotation;
 import java.lang.reflect.Type;
 import org.jboss.resteasy.reactive.server.core.ResteasyReactiveRequestContext;
 import org.jboss.resteasy.reactive.server.spi.ResteasyReactiveResourceInfo;
-import org.jboss.resteasy.reactive.server.spi.ServerHttpResponse;
 import org.jboss.resteasy.reactive.server.spi.ServerMessageBodyWriter;
 import org.jboss.resteasy.reactive.server.spi.ServerRequestContext;
 
 /**
- * Writes an {@link EventStream} as a chunked body, a piece at a time: Quarkus REST's own
+ * Writes an {@link EventStream}, a piece at a time (chunked), or in one write with a
+ * Content-Length when it is whole ({@link EventStream#whole()}): Quarkus REST's own
  * streaming ({@code RestMulti}) serialises and copies every piece through its writers again and
  * runs a Mutiny pipeline per response, which a trivial cell paid for on every call.
  */
@@ -35,24 +38,33 @@ public final class EventStreamWriter implements ServerMessageBodyWriter<EventStr
     public void writeResponse(EventStream stream, Type genericType, ServerRequestContext context) {
         ResteasyReactiveRequestContext request = (ResteasyReactiveRequestContext) context;
         request.suspend();
-        ServerHttpResponse response = context.serverResponse();
-        response.setChunked(true);
+        // Vert.x's own response: its writes say when the bytes reached the socket, the end's too
+        HttpServerResponse response = request.unwrap(HttpServerResponse.class);
+        if (!stream.whole()) {
+            response.setChunked(true);
+        }
         stream.deliver(new EventStream.Out() {
             @Override
             public void write(byte[] piece, Runnable written) {
-                response.write(piece, failure -> written.run()); // a failed write: the close handler follows
+                // a failed write means the connection went: the route's end handler says so too
+                response.write(buffer(piece), result -> written.run());
             }
 
             @Override
-            public void end(byte[] last) {
-                if (last == null) {
-                    response.end();
-                } else {
-                    response.end(last);
-                }
+            public void end(byte[] last, Runnable written) {
+                response.end(buffer(last), result -> written.run());
+                request.resume();
+            }
+
+            @Override
+            public void abort() {
                 request.resume();
             }
         });
+    }
+
+    private static Buffer buffer(byte[] bytes) {
+        return bytes == null ? Buffer.buffer() : Buffer.buffer(Unpooled.wrappedBuffer(bytes)); // no copy
     }
 
     @Override

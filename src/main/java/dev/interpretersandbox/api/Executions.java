@@ -98,15 +98,10 @@ class Executions {
                 () -> ctx.request().connection().close());
         watch.add(stream);
         // A client that hangs up cancels what the stream belongs to, whether or not anything was
-        // answered yet; the delivery is over once the response ended, one way or the other. (An
-        // end handler, not the response's close handler: Vert.x Web takes that slot for its end
-        // handlers, which hear of a close as a failed end.)
-        ctx.addEndHandler(ended -> {
-            if (ended.failed()) {
-                stream.clientGone();
-            }
-            stream.responseEnded();
-        });
+        // answered yet; so does a response that ends before the stream did (an error response).
+        // An end handler, not the response's close handler: Vert.x Web takes that slot for its end
+        // handlers, which hear of a close as a failed end.
+        ctx.addEndHandler(ended -> stream.responseEnded(ended.succeeded()));
         if (ctx.response().closed()) {
             stream.clientGone();
         }

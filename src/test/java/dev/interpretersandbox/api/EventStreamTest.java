@@ -1,7 +1,7 @@
 package dev.interpretersandbox.api;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -43,11 +43,18 @@ class EventStreamTest {
         }
 
         @Override
-        public void end(byte[] last) {
+        public void end(byte[] last, Runnable written) {
             if (last != null) {
-                write(last, () -> {});
+                sizes.add(last.length);
+                body.writeBytes(last);
             }
             completed = true;
+            written.run();
+        }
+
+        @Override
+        public void abort() {
+            throw new AssertionError("aborted");
         }
     }
 
@@ -67,7 +74,8 @@ class EventStreamTest {
             stream.event(Event.stream(Instant.EPOCH, "stdout", big));
             stream.complete(new ExecutionResult(ExecutionStatus.OK, ExecutionResult.Usage.NONE));
             Response answer = stream.answer().toCompletableFuture().getNow(null);
-            assertSame(stream, answer.getEntity(), format + ": a result of this size is streamed");
+            assertSame(stream, answer.getEntity());
+            assertFalse(stream.whole(), format + ": a result of this size is streamed");
             stream.deliver(reader);
 
             assertTrue(reader.completed, format + ": the response ends");
@@ -105,16 +113,25 @@ class EventStreamTest {
     }
 
     @Test
-    void aResultThatIsOverBeforeAnythingWasSentIsAnsweredWhole() throws Exception {
+    void aResultThatIsOverBeforeAnythingWasSentGoesOutWholeAndCountsAsDeliveredOnceWritten() throws Exception {
         // JSON holds its document back until the end (or a batch), so a quick cell's whole result
-        // is one plain response; NDJSON sends each event as it comes, so only a cell without
-        // output is; SSE writes ": started" as soon as the code starts.
+        // is one write; NDJSON sends each event as it comes, so only a cell without output is;
+        // SSE writes ": started" as soon as the code starts.
         EventStream json = stream(EventStream.Format.JSON);
         json.started();
         json.event(Event.stream(Instant.EPOCH, "stdout", "hi\n"));
-        json.complete(new ExecutionResult(ExecutionStatus.OK, ExecutionResult.Usage.NONE));
+        CompletableFuture<Void> delivered = json.complete(
+                        new ExecutionResult(ExecutionStatus.OK, ExecutionResult.Usage.NONE))
+                .toCompletableFuture();
         Response answer = json.answer().toCompletableFuture().getNow(null);
-        String text = new String(assertInstanceOf(byte[].class, answer.getEntity()), StandardCharsets.UTF_8);
+        assertSame(json, answer.getEntity());
+        assertEquals("application/json", answer.getHeaderString("Content-Type"));
+        assertTrue(json.whole(), "a quick cell's result is written whole");
+        assertFalse(delivered.isDone(), "not delivered before it was written");
+        Reader reader = new Reader();
+        json.deliver(reader);
+        assertEquals(List.of(reader.body.size()), reader.sizes, "one write");
+        String text = reader.body.toString(StandardCharsets.UTF_8);
         assertEquals(
                 "hi\n",
                 mapper.readTree(text)
@@ -124,22 +141,28 @@ class EventStreamTest {
                         .path("text")
                         .asText());
         assertEquals("ok", mapper.readTree(text).path("status").asText());
-        assertEquals("application/json", answer.getHeaderString("Content-Type"));
+        assertTrue(delivered.isDone(), "delivered once written");
 
         EventStream ndjson = stream(EventStream.Format.NDJSON);
         ndjson.started();
         ndjson.complete(new ExecutionResult(ExecutionStatus.OK, ExecutionResult.Usage.NONE));
-        answer = ndjson.answer().toCompletableFuture().getNow(null);
-        text = new String(assertInstanceOf(byte[].class, answer.getEntity()), StandardCharsets.UTF_8);
-        assertEquals("ok", mapper.readTree(text).path("status").asText());
+        assertTrue(ndjson.whole(), "NDJSON without output is whole too");
 
         EventStream ndjsonWithOutput = stream(EventStream.Format.NDJSON);
         ndjsonWithOutput.started();
         ndjsonWithOutput.event(Event.stream(Instant.EPOCH, "stdout", "hi\n"));
-        assertSame(
-                ndjsonWithOutput,
-                ndjsonWithOutput.answer().toCompletableFuture().getNow(null).getEntity(),
-                "NDJSON output is streamed as it comes");
+        assertTrue(ndjsonWithOutput.answer().toCompletableFuture().isDone(), "answered at the first event");
+        assertFalse(ndjsonWithOutput.whole(), "NDJSON output is streamed as it comes");
+    }
+
+    @Test
+    void aResponseThatEndsBeforeTheStreamDidCancelsItsExecution() {
+        EventStream stream = stream(EventStream.Format.JSON);
+        boolean[] cancelled = {false};
+        stream.attach(() -> cancelled[0] = true);
+        stream.started();
+        stream.responseEnded(true); // say an error response went out instead
+        assertTrue(cancelled[0]);
     }
 
     @Test
