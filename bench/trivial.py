@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """The trivial cell on several builds at once, for a fair comparison on a noisy host.
 
-Starts one service per build given (name=path/to/quarkus-run.jar), warms each up with 2000 calls,
-then runs blocks of 100 calls on each in turn, so that the host's noise falls on all of them
-alike, and prints each build's p50 and p99.
-Usage: python3 bench/trivial.py [--blocks 30] before=/tmp/old/quarkus-run.jar after=target/quarkus-app/quarkus-run.jar
+Starts one service per build given (name=path/to/quarkus-run.jar), warms each up (20000 calls by
+default: the JIT's C2 compiler was still busy with the request path after 7000), then runs blocks
+of 100 calls on each in turn, so that the host's noise falls on all of them alike, and prints
+each build's p50 and p99.
+Usage: python3 bench/trivial.py [--blocks 30] [--warmup 20000] before=/tmp/old/quarkus-run.jar after=target/quarkus-app/quarkus-run.jar
 """
 import argparse
 import statistics
@@ -16,6 +17,7 @@ from bench import Client, percentile, start_service, stop_service
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--blocks", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=20000)
     parser.add_argument("builds", nargs="+", help="name=path/to/quarkus-run.jar")
     args = parser.parse_args()
     services = []
@@ -24,7 +26,7 @@ def main():
             name, jar = build.split("=", 1)
             service, port, state, _ = start_service({}, jar)
             services.append((name, service, state, Client(port)))
-        for _ in range(2000):  # the JIT, the connection and the kernel warm up
+        for _ in range(args.warmup):  # the JIT, the connection and the kernel warm up
             for _, _, _, client in services:
                 client.execute("print('hi')")
         samples = {name: [] for name, _, _, _ in services}
