@@ -2,13 +2,16 @@ package dev.interpretersandbox.isolation;
 
 import dev.interpretersandbox.config.SandboxConfig;
 import jakarta.enterprise.context.ApplicationScoped;
+import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -320,35 +323,6 @@ public class Cgroups {
         return readLong(dir("memory", parent).resolve(unified() ? "memory.current" : "memory.usage_in_bytes"));
     }
 
-    /** v1 lets the peak be reset by writing 0; v2's memory.peak only on recent kernels. Best effort. */
-    public void resetPeakMemory(String containerId) {
-        String parent = containerPath(containerId);
-        Path file = dir("memory", parent).resolve(unified() ? "memory.peak" : "memory.max_usage_in_bytes");
-        try {
-            Files.writeString(file, unified() ? "reset" : "0");
-        } catch (IOException e) {
-            // not resettable here: the peak then counts from the kernel's start
-        }
-    }
-
-    /** CPU time of a container's whole cgroup tree (v1 cpuacct.usage, v2 cpu.stat usage_usec). */
-    public Optional<Long> cpuNanos(String containerId) {
-        String parent = containerPath(containerId);
-        if (!unified()) {
-            return readLong(dir("cpuacct", parent).resolve("cpuacct.usage"));
-        }
-        try {
-            for (String line : Files.readAllLines(dir("cpu", parent).resolve("cpu.stat"))) {
-                if (line.startsWith("usage_usec ")) {
-                    return Optional.of(Long.parseLong(line.substring(11).strip()) * 1000);
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
-            // no cgroup
-        }
-        return Optional.empty();
-    }
-
     /** Removes a container's cgroups in every hierarchy; missing ones are fine. */
     public void remove(String containerId) {
         removeTree(containerPath(containerId));
@@ -483,6 +457,148 @@ public class Cgroups {
             LOG.warnf("cannot list %s: %s", MOUNT, e.getMessage());
         }
         return result;
+    }
+
+    /** A container's usage counters, held open; see {@link Counters}. */
+    public Counters counters(String containerId) {
+        String parent = containerPath(containerId);
+        return new Counters(
+                unified
+                        ? dir("cpu", parent).resolve("cpu.stat")
+                        : dir("cpuacct", parent).resolve("cpuacct.usage"),
+                dir("memory", parent).resolve(unified ? "memory.peak" : "memory.max_usage_in_bytes"),
+                unified);
+    }
+
+    /**
+     * The counters read around every execution (CPU time, and peak memory with its reset), each
+     * file opened once and then read and written at offset 0, which makes the kernel generate it
+     * afresh. Opening and closing them by path cost four cgroup-file opens per execution, about
+     * a tenth of a trivial cell's CPU time in the service. Holding the peak's file open is also
+     * what v2 needs: since Linux 6.12 a reset of memory.peak holds for reads through the same open
+     * file only. A file that is not there yet (runsc creates the cgroup as the kernel starts) is
+     * tried again at the next use; a read that fails reopens the file once.
+     *
+     * <p>Thread-safety: all methods are synchronized; an execution uses it from two threads in turn.
+     */
+    public static final class Counters implements Closeable {
+        private final Path cpuFile;
+        private final Path peakFile;
+        private final boolean unified;
+        private final ByteBuffer buffer = ByteBuffer.allocate(4096);
+        private FileChannel cpu;
+        private FileChannel peak;
+        private boolean peakWritable;
+        private boolean closed;
+
+        Counters(Path cpuFile, Path peakFile, boolean unified) {
+            this.cpuFile = cpuFile;
+            this.peakFile = peakFile;
+            this.unified = unified;
+        }
+
+        /** CPU time of the container's whole cgroup tree; empty when unknown. */
+        public synchronized Optional<Long> cpuNanos() {
+            for (int attempt = 0; attempt < 2; attempt++) {
+                if (cpu == null && (closed || (cpu = open(cpuFile, false)) == null)) {
+                    return Optional.empty();
+                }
+                try {
+                    String text = read(cpu);
+                    if (!unified) {
+                        return Optional.of(Long.parseLong(text.strip()));
+                    }
+                    for (String line : text.split("\n")) {
+                        if (line.startsWith("usage_usec ")) {
+                            return Optional.of(Long.parseLong(line.substring(11).strip()) * 1000);
+                        }
+                    }
+                    return Optional.empty();
+                } catch (IOException e) {
+                    cpu = closeQuietly(cpu);
+                } catch (NumberFormatException e) {
+                    return Optional.empty();
+                }
+            }
+            return Optional.empty();
+        }
+
+        /** Peak memory since the kernel started or the last reset; empty when unknown. */
+        public synchronized Optional<Long> peakMemory() {
+            for (int attempt = 0; attempt < 2; attempt++) {
+                if (!openPeak()) {
+                    return Optional.empty();
+                }
+                try {
+                    String text = read(peak).strip();
+                    return text.equals("max") ? Optional.empty() : Optional.of(Long.parseLong(text));
+                } catch (IOException e) {
+                    peak = closeQuietly(peak);
+                } catch (NumberFormatException e) {
+                    return Optional.empty();
+                }
+            }
+            return Optional.empty();
+        }
+
+        /** v1 resets the peak by writing 0; v2 by writing anything, on Linux 6.12 and later. Best effort. */
+        public synchronized void resetPeak() {
+            if (!openPeak() || !peakWritable) {
+                return; // not resettable here: the peak then counts from the kernel's start
+            }
+            try {
+                peak.write(ByteBuffer.wrap((unified ? "reset" : "0").getBytes(StandardCharsets.US_ASCII)), 0);
+            } catch (IOException e) {
+                peakWritable = false; // this kernel cannot reset it; do not try at every execution
+            }
+        }
+
+        @Override
+        public synchronized void close() {
+            closed = true;
+            cpu = closeQuietly(cpu);
+            peak = closeQuietly(peak);
+        }
+
+        private boolean openPeak() {
+            if (peak == null && !closed) {
+                peak = open(peakFile, true);
+                peakWritable = peak != null;
+                if (peak == null) {
+                    peak = open(peakFile, false);
+                }
+            }
+            return peak != null;
+        }
+
+        private String read(FileChannel channel) throws IOException {
+            buffer.clear();
+            while (buffer.hasRemaining() && channel.read(buffer, buffer.position()) > 0) {
+                // a number, or a few lines of cpu.stat: one read
+            }
+            return new String(buffer.array(), 0, buffer.position(), StandardCharsets.US_ASCII);
+        }
+
+        private static FileChannel open(Path file, boolean write) {
+            try {
+                return write
+                        ? FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)
+                        : FileChannel.open(file, StandardOpenOption.READ);
+            } catch (IOException | UnsupportedOperationException e) {
+                return null;
+            }
+        }
+
+        private static FileChannel closeQuietly(FileChannel channel) {
+            if (channel != null) {
+                try {
+                    channel.close();
+                } catch (IOException e) {
+                    // nothing was written through it that could be lost
+                }
+            }
+            return null;
+        }
     }
 
     /**

@@ -35,6 +35,7 @@ abstract class ChildKernel implements KernelHandle {
     protected final String containerId;
     protected final Process process;
     protected final Cgroups cgroups;
+    private final Cgroups.Counters counters;
     private final DriverClient driver;
     private final KernelLog log;
     private final long memoryLimit;
@@ -51,6 +52,7 @@ abstract class ChildKernel implements KernelHandle {
         this.containerId = containerId;
         this.process = process;
         this.cgroups = cgroups;
+        this.counters = cgroups.counters(containerId);
         this.memoryLimit = memoryLimit;
         this.log = new KernelLog(process.getErrorStream(), containerId);
         this.driver = new DriverClient(new KernelChannel(
@@ -74,12 +76,14 @@ abstract class ChildKernel implements KernelHandle {
 
     @Override
     public Optional<Long> peakMemory() {
-        return cgroups.peakMemory(containerId);
+        // after destroy the counters are closed: the parent cgroup may still be there to read
+        Optional<Long> held = counters.peakMemory();
+        return held.isPresent() ? held : cgroups.peakMemory(containerId);
     }
 
     @Override
     public void resetPeakMemory() {
-        cgroups.resetPeakMemory(containerId);
+        counters.resetPeak();
     }
 
     @Override
@@ -89,7 +93,7 @@ abstract class ChildKernel implements KernelHandle {
 
     @Override
     public Optional<Long> cpuNanos() {
-        return cgroups.cpuNanos(containerId);
+        return counters.cpuNanos();
     }
 
     @Override
@@ -202,6 +206,7 @@ abstract class ChildKernel implements KernelHandle {
             return;
         }
         List<String> errors = new ArrayList<>();
+        counters.close();
         teardown(errors);
         if (!errors.isEmpty()) {
             LOG.warnf("teardown of %s was incomplete: %s", containerId, LogSafe.quote(String.join("; ", errors)));

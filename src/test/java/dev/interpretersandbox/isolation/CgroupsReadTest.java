@@ -1,6 +1,7 @@
 package dev.interpretersandbox.isolation;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,7 +9,7 @@ import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** Reading one-number cgroup files (usage, peaks) without trusting their content. */
+/** Reading cgroup counters (usage, peaks) without trusting their content, by path and held open. */
 class CgroupsReadTest {
 
     @TempDir
@@ -30,5 +31,58 @@ class CgroupsReadTest {
         // Longer than any number: never cut into a different number.
         assertEquals(Optional.empty(), read("1".repeat(40) + "\n"));
         assertEquals(Optional.empty(), Cgroups.readLong(dir.resolve("missing")));
+    }
+
+    @Test
+    void heldCountersSeeNewValuesThroughTheSameOpenFile() throws Exception {
+        Path cpu = dir.resolve("cpuacct.usage");
+        Path peak = dir.resolve("memory.max_usage_in_bytes");
+        Files.writeString(cpu, "1000\n");
+        Files.writeString(peak, "4096\n");
+        try (Cgroups.Counters counters = new Cgroups.Counters(cpu, peak, false)) {
+            assertEquals(Optional.of(1000L), counters.cpuNanos());
+            assertEquals(Optional.of(4096L), counters.peakMemory());
+            long inode = (long) Files.getAttribute(cpu, "unix:ino");
+            Files.writeString(cpu, "250000\n"); // rewritten in place, as the kernel regenerates it
+            assertEquals(inode, (long) Files.getAttribute(cpu, "unix:ino"));
+            assertEquals(Optional.of(250000L), counters.cpuNanos());
+            counters.resetPeak(); // v1: writes 0 through the held file
+            assertEquals("0", Files.readString(peak).substring(0, 1));
+        }
+    }
+
+    @Test
+    void unifiedCpuStatIsParsedAndJunkIsUnknown() throws Exception {
+        Path stat = dir.resolve("cpu.stat");
+        Path peak = dir.resolve("memory.peak");
+        Files.writeString(stat, "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n");
+        Files.writeString(peak, "max\n");
+        try (Cgroups.Counters counters = new Cgroups.Counters(stat, peak, true)) {
+            assertEquals(Optional.of(1_500_000L), counters.cpuNanos());
+            assertEquals(Optional.empty(), counters.peakMemory(), "no number");
+            Files.writeString(stat, "user_usec 1000\n");
+            assertEquals(Optional.empty(), counters.cpuNanos(), "no usage line");
+            Files.writeString(peak, "1".repeat(40) + "\n");
+            assertEquals(Optional.empty(), counters.peakMemory(), "too long to be a number");
+        }
+    }
+
+    @Test
+    void aCounterThatAppearsLaterIsFoundAndNothingIsReadOnceClosed() throws Exception {
+        Path cpu = dir.resolve("later/cpuacct.usage");
+        Path peak = dir.resolve("later/memory.max_usage_in_bytes");
+        Cgroups.Counters counters = new Cgroups.Counters(cpu, peak, false);
+        assertEquals(Optional.empty(), counters.cpuNanos(), "not created yet");
+        assertEquals(Optional.empty(), counters.peakMemory());
+        counters.resetPeak(); // nothing to reset: no error, and no file created
+        assertFalse(Files.exists(peak));
+        Files.createDirectories(cpu.getParent());
+        Files.writeString(cpu, "7\n");
+        Files.writeString(peak, "9\n");
+        assertEquals(Optional.of(7L), counters.cpuNanos());
+        assertEquals(Optional.of(9L), counters.peakMemory());
+        counters.close();
+        assertEquals(Optional.empty(), counters.cpuNanos());
+        assertEquals(Optional.empty(), counters.peakMemory());
     }
 }
