@@ -5,6 +5,7 @@ import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.error.SandboxException;
 import dev.interpretersandbox.kernel.CommandSpec;
 import dev.interpretersandbox.sandbox.CommandRun;
+import dev.interpretersandbox.sandbox.CommandRuns;
 import dev.interpretersandbox.sandbox.Execution;
 import dev.interpretersandbox.sandbox.ExecutionRequest;
 import dev.interpretersandbox.sandbox.Sandbox;
@@ -13,7 +14,6 @@ import io.smallrye.mutiny.Uni;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.ws.rs.core.Response;
-import java.time.Clock;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 
@@ -29,11 +29,19 @@ class Executions {
     private final ObjectMapper mapper;
     private final ExecuteRequests requests;
     private final Workers workers;
+    private final CommandRuns commandRuns;
     private final SandboxConfig config;
     private final BodyLimits limits;
     private final StallWatch watch;
 
-    Executions(ObjectMapper mapper, SandboxConfig config, Workers workers, BodyLimits limits, StallWatch watch) {
+    Executions(
+            ObjectMapper mapper,
+            SandboxConfig config,
+            Workers workers,
+            BodyLimits limits,
+            StallWatch watch,
+            CommandRuns commandRuns) {
+        this.commandRuns = commandRuns;
         this.mapper = mapper;
         this.watch = watch;
         this.config = config;
@@ -73,15 +81,8 @@ class Executions {
                             stream.failed(SandboxException.of(failure));
                             return;
                         }
-                        CommandRun running = new CommandRun(
-                                command,
-                                stream,
-                                Clock.systemUTC(),
-                                config.output().maxStreamBytes().asLongValue(),
-                                config.execute().interruptGrace(),
-                                workers.timers(),
-                                workers.lifecycle(),
-                                stream.format() == EventStream.Format.JSON);
+                        CommandRun running =
+                                commandRuns.of(command, stream, stream.format() == EventStream.Format.JSON);
                         run.complete(running);
                         running.start(parsed.timeout());
                     });

@@ -12,6 +12,7 @@ import dev.interpretersandbox.files.Workspace;
 import dev.interpretersandbox.files.WorkspacePath;
 import dev.interpretersandbox.kernel.CommandSpec;
 import dev.interpretersandbox.sandbox.CommandRun;
+import dev.interpretersandbox.sandbox.CommandRuns;
 import dev.interpretersandbox.sandbox.Sandbox;
 import dev.interpretersandbox.sandbox.Workers;
 import io.vertx.core.Context;
@@ -25,7 +26,6 @@ import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.io.IOException;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -56,8 +56,10 @@ class EnvdPlane {
     private final ObjectMapper mapper;
     private final StrictJson json;
     private final Workers workers;
+    private final CommandRuns commandRuns;
 
-    EnvdPlane(SandboxConfig config, ObjectMapper mapper, Workers workers) {
+    EnvdPlane(SandboxConfig config, ObjectMapper mapper, Workers workers, CommandRuns commandRuns) {
+        this.commandRuns = commandRuns;
         this.config = config;
         this.mapper = mapper;
         this.json = new StrictJson(mapper);
@@ -443,15 +445,7 @@ class EnvdPlane {
         });
         reply.after(sandbox.startCommand(new CommandSpec(shell, directory.components(), env, HOME)), command -> {
             stream.begin(command.pid(), workers.timers(), keepalive);
-            CommandRun run = new CommandRun(
-                    command,
-                    stream,
-                    Clock.systemUTC(),
-                    config.output().maxStreamBytes().asLongValue(),
-                    config.execute().interruptGrace(),
-                    workers.timers(),
-                    workers.lifecycle(),
-                    false);
+            CommandRun run = commandRuns.of(command, stream, false);
             started.set(run);
             run.start(timeout);
             if (gone.get()) {

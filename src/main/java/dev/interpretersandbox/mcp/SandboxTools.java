@@ -7,6 +7,7 @@ import dev.interpretersandbox.files.WorkspacePath;
 import dev.interpretersandbox.kernel.CommandSpec;
 import dev.interpretersandbox.sandbox.CollectingSink;
 import dev.interpretersandbox.sandbox.CommandRun;
+import dev.interpretersandbox.sandbox.CommandRuns;
 import dev.interpretersandbox.sandbox.Event;
 import dev.interpretersandbox.sandbox.Execution;
 import dev.interpretersandbox.sandbox.ExecutionRequest;
@@ -29,7 +30,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -58,8 +58,10 @@ class SandboxTools {
     private final McpSessions sessions;
     private final SandboxConfig config;
     private final Workers workers;
+    private final CommandRuns commandRuns;
 
-    SandboxTools(McpSessions sessions, SandboxConfig config, Workers workers) {
+    SandboxTools(McpSessions sessions, SandboxConfig config, Workers workers, CommandRuns commandRuns) {
+        this.commandRuns = commandRuns;
         this.sessions = sessions;
         this.config = config;
         this.workers = workers;
@@ -116,15 +118,7 @@ class SandboxTools {
                         .completionStage(sandbox.startCommand(new CommandSpec(cmd, directory.components(), Map.of()))))
                 .chain(command -> {
                     CollectingSink sink = new CollectingSink();
-                    CommandRun run = new CommandRun(
-                            command,
-                            sink,
-                            Clock.systemUTC(),
-                            config.output().maxStreamBytes().asLongValue(),
-                            config.execute().interruptGrace(),
-                            workers.timers(),
-                            workers.lifecycle(),
-                            true);
+                    CommandRun run = commandRuns.of(command, sink, true);
                     run.start(timeout);
                     return watched(sink.result(), progress, cancellation, run::cancel, "command running")
                             .map(result -> renderCommand(sink.events(), result, timeout));
