@@ -476,8 +476,9 @@ public class Cgroups {
      * afresh. Opening and closing them by path cost four cgroup-file opens per execution, about
      * a tenth of a trivial cell's CPU time in the service. Holding the peak's file open is also
      * what v2 needs: since Linux 6.12 a reset of memory.peak holds for reads through the same open
-     * file only. A file that is not there yet (runsc creates the cgroup as the kernel starts) is
-     * tried again at the next use; a read that fails reopens the file once.
+     * file only. The files are first used once the kernel is ready, when its cgroup exists: a file
+     * that cannot be opened then (no cgroup in process mode, no memory.peak before Linux 5.19) is
+     * not tried again. A read or write that fails reopens the file once.
      *
      * <p>Thread-safety: all methods are synchronized; an execution uses it from two threads in turn.
      */
@@ -489,6 +490,8 @@ public class Cgroups {
         private FileChannel cpu;
         private FileChannel peak;
         private boolean peakWritable;
+        private boolean cpuMissing;
+        private boolean peakMissing;
         private boolean closed;
 
         Counters(Path cpuFile, Path peakFile, boolean unified) {
@@ -500,7 +503,7 @@ public class Cgroups {
         /** CPU time of the container's whole cgroup tree; empty when unknown. */
         public synchronized Optional<Long> cpuNanos() {
             for (int attempt = 0; attempt < 2; attempt++) {
-                if (cpu == null && (closed || (cpu = open(cpuFile, false)) == null)) {
+                if (!openCpu()) {
                     return Optional.empty();
                 }
                 try {
@@ -543,14 +546,29 @@ public class Cgroups {
 
         /** v1 resets the peak by writing 0; v2 by writing anything, on Linux 6.12 and later. Best effort. */
         public synchronized void resetPeak() {
-            if (!openPeak() || !peakWritable) {
-                return; // not resettable here: the peak then counts from the kernel's start
+            for (int attempt = 0; attempt < 2; attempt++) {
+                boolean fresh = peak == null;
+                if (!openPeak() || !peakWritable) {
+                    return; // not resettable here: the peak then counts from the kernel's start
+                }
+                try {
+                    peak.write(ByteBuffer.wrap((unified ? "reset" : "0").getBytes(StandardCharsets.US_ASCII)), 0);
+                    return;
+                } catch (IOException e) {
+                    peak = closeQuietly(peak);
+                    if (fresh) {
+                        peakWritable = false; // this kernel cannot reset it: not tried at every execution
+                        peak = open(peakFile, false);
+                        peakMissing = peak == null;
+                        return;
+                    }
+                }
             }
-            try {
-                peak.write(ByteBuffer.wrap((unified ? "reset" : "0").getBytes(StandardCharsets.US_ASCII)), 0);
-            } catch (IOException e) {
-                peakWritable = false; // this kernel cannot reset it; do not try at every execution
-            }
+        }
+
+        /** After {@link #close}: the kernel is gone, and so are these files. */
+        public synchronized boolean closed() {
+            return closed;
         }
 
         @Override
@@ -560,13 +578,22 @@ public class Cgroups {
             peak = closeQuietly(peak);
         }
 
+        private boolean openCpu() {
+            if (cpu == null && !closed && !cpuMissing) {
+                cpu = open(cpuFile, false);
+                cpuMissing = cpu == null;
+            }
+            return cpu != null;
+        }
+
         private boolean openPeak() {
-            if (peak == null && !closed) {
+            if (peak == null && !closed && !peakMissing) {
                 peak = open(peakFile, true);
                 peakWritable = peak != null;
                 if (peak == null) {
                     peak = open(peakFile, false);
                 }
+                peakMissing = peak == null;
             }
             return peak != null;
         }

@@ -77,8 +77,7 @@ abstract class ChildKernel implements KernelHandle {
     @Override
     public Optional<Long> peakMemory() {
         // after destroy the counters are closed: the parent cgroup may still be there to read
-        Optional<Long> held = counters.peakMemory();
-        return held.isPresent() ? held : cgroups.peakMemory(containerId);
+        return counters.closed() ? cgroups.peakMemory(containerId) : counters.peakMemory();
     }
 
     @Override
