@@ -9,7 +9,6 @@ import dev.interpretersandbox.sandbox.CommandRuns;
 import dev.interpretersandbox.sandbox.Execution;
 import dev.interpretersandbox.sandbox.ExecutionRequest;
 import dev.interpretersandbox.sandbox.Sandbox;
-import dev.interpretersandbox.sandbox.Workers;
 import io.smallrye.mutiny.Uni;
 import io.vertx.ext.web.RoutingContext;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -28,25 +27,18 @@ class Executions {
 
     private final ObjectMapper mapper;
     private final ExecuteRequests requests;
-    private final Workers workers;
     private final CommandRuns commandRuns;
     private final SandboxConfig config;
     private final BodyLimits limits;
     private final StallWatch watch;
 
     Executions(
-            ObjectMapper mapper,
-            SandboxConfig config,
-            Workers workers,
-            BodyLimits limits,
-            StallWatch watch,
-            CommandRuns commandRuns) {
+            ObjectMapper mapper, SandboxConfig config, BodyLimits limits, StallWatch watch, CommandRuns commandRuns) {
         this.commandRuns = commandRuns;
         this.mapper = mapper;
         this.watch = watch;
         this.config = config;
         this.limits = limits;
-        this.workers = workers;
         this.requests = new ExecuteRequests(new StrictJson(mapper), config.execute());
     }
 
