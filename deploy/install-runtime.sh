@@ -76,6 +76,9 @@ if [ "$want_jdk" = 1 ]; then
 fi
 
 # Verify what the service will use.
-runsc --version | head -1
+# Not `runsc --version | head -1`: head may close the pipe before runsc wrote its second line, and
+# under pipefail runsc's SIGPIPE then failed this script (1 run in 100 here).
+runsc_version=$(runsc --version)
+echo "${runsc_version%%$'\n'*}"
 test -x /usr/bin/tini || { echo "install-runtime.sh: /usr/bin/tini is missing" >&2; exit 1; }
 /usr/bin/python3 -c 'import IPython, matplotlib_inline, numpy, pandas, matplotlib, PIL; print("kernel runtime: IPython", IPython.__version__)'
