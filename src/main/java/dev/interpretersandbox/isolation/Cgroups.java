@@ -473,8 +473,8 @@ public class Cgroups {
     /**
      * The counters read around every execution (CPU time, and peak memory with its reset), each
      * file opened once and then read and written at offset 0, which makes the kernel generate it
-     * afresh. Opening and closing them by path cost four cgroup-file opens per execution, about
-     * a tenth of a trivial cell's CPU time in the service. Holding the peak's file open is also
+     * afresh. Opening and closing them by path cost four cgroup-file opens per execution, on the
+     * path of every cell, however small. Holding the peak's file open is also
      * what v2 needs: since Linux 6.12 a reset of memory.peak holds for reads through the same open
      * file only. The files are first used once the kernel is ready, when its cgroup exists: a file
      * that cannot be opened then (no cgroup in process mode, no memory.peak before Linux 5.19) is
