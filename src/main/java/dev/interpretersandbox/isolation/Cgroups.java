@@ -483,87 +483,31 @@ public class Cgroups {
      * <p>Thread-safety: all methods are synchronized; an execution uses it from two threads in turn.
      */
     public static final class Counters implements Closeable {
-        private final Path cpuFile;
-        private final Path peakFile;
         private final boolean unified;
         private final ByteBuffer buffer = ByteBuffer.allocate(4096);
-        private FileChannel cpu;
-        private FileChannel peak;
-        private boolean peakWritable;
-        private boolean cpuMissing;
-        private boolean peakMissing;
+        private final Held cpu;
+        private final Held peak;
         private boolean closed;
 
         Counters(Path cpuFile, Path peakFile, boolean unified) {
-            this.cpuFile = cpuFile;
-            this.peakFile = peakFile;
             this.unified = unified;
+            this.cpu = new Held(cpuFile, false);
+            this.peak = new Held(peakFile, true);
         }
 
         /** CPU time of the container's whole cgroup tree; empty when unknown. */
         public synchronized Optional<Long> cpuNanos() {
-            for (int attempt = 0; attempt < 2; attempt++) {
-                if (!openCpu()) {
-                    return Optional.empty();
-                }
-                try {
-                    String text = read(cpu);
-                    if (!unified) {
-                        return Optional.of(Long.parseLong(text.strip()));
-                    }
-                    for (String line : text.split("\n")) {
-                        if (line.startsWith("usage_usec ")) {
-                            return Optional.of(Long.parseLong(line.substring(11).strip()) * 1000);
-                        }
-                    }
-                    return Optional.empty();
-                } catch (IOException e) {
-                    cpu = closeQuietly(cpu);
-                } catch (NumberFormatException e) {
-                    return Optional.empty();
-                }
-            }
-            return Optional.empty();
+            return cpu.read().flatMap(text -> unified ? usageNanos(text) : number(text));
         }
 
         /** Peak memory since the kernel started or the last reset; empty when unknown. */
         public synchronized Optional<Long> peakMemory() {
-            for (int attempt = 0; attempt < 2; attempt++) {
-                if (!openPeak()) {
-                    return Optional.empty();
-                }
-                try {
-                    String text = read(peak).strip();
-                    return text.equals("max") ? Optional.empty() : Optional.of(Long.parseLong(text));
-                } catch (IOException e) {
-                    peak = closeQuietly(peak);
-                } catch (NumberFormatException e) {
-                    return Optional.empty();
-                }
-            }
-            return Optional.empty();
+            return peak.read().flatMap(Cgroups::number);
         }
 
         /** v1 resets the peak by writing 0; v2 by writing anything, on Linux 6.12 and later. Best effort. */
         public synchronized void resetPeak() {
-            for (int attempt = 0; attempt < 2; attempt++) {
-                boolean fresh = peak == null;
-                if (!openPeak() || !peakWritable) {
-                    return; // not resettable here: the peak then counts from the kernel's start
-                }
-                try {
-                    peak.write(ByteBuffer.wrap((unified ? "reset" : "0").getBytes(StandardCharsets.US_ASCII)), 0);
-                    return;
-                } catch (IOException e) {
-                    peak = closeQuietly(peak);
-                    if (fresh) {
-                        peakWritable = false; // this kernel cannot reset it: not tried at every execution
-                        peak = open(peakFile, false);
-                        peakMissing = peak == null;
-                        return;
-                    }
-                }
-            }
+            peak.write(unified ? "reset" : "0"); // not resettable here: the peak counts from the kernel's start
         }
 
         /** After {@link #close}: the kernel is gone, and so are these files. */
@@ -574,57 +518,109 @@ public class Cgroups {
         @Override
         public synchronized void close() {
             closed = true;
-            cpu = closeQuietly(cpu);
-            peak = closeQuietly(peak);
+            cpu.drop();
+            peak.drop();
         }
 
-        private boolean openCpu() {
-            if (cpu == null && !closed && !cpuMissing) {
-                cpu = open(cpuFile, false);
-                cpuMissing = cpu == null;
-            }
-            return cpu != null;
-        }
-
-        private boolean openPeak() {
-            if (peak == null && !closed && !peakMissing) {
-                peak = open(peakFile, true);
-                peakWritable = peak != null;
-                if (peak == null) {
-                    peak = open(peakFile, false);
+        /** v2's cpu.stat: the usage_usec line, in nanoseconds. */
+        private static Optional<Long> usageNanos(String stat) {
+            for (String line : stat.split("\n")) {
+                if (line.startsWith("usage_usec ")) {
+                    return number(line.substring(11)).map(micros -> micros * 1000);
                 }
-                peakMissing = peak == null;
             }
-            return peak != null;
+            return Optional.empty();
         }
 
-        private String read(FileChannel channel) throws IOException {
-            buffer.clear();
-            while (buffer.hasRemaining() && channel.read(buffer, buffer.position()) > 0) {
-                // a number, or a few lines of cpu.stat: one read
-            }
-            return new String(buffer.array(), 0, buffer.position(), StandardCharsets.US_ASCII);
-        }
+        /** One counter file, opened at its first use (read-write if it may be reset) and then kept. */
+        private final class Held {
+            private final Path file;
+            private final boolean resettable;
+            private FileChannel channel;
+            private boolean writable;
+            private boolean missing;
 
-        private static FileChannel open(Path file, boolean write) {
-            try {
-                return write
-                        ? FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)
-                        : FileChannel.open(file, StandardOpenOption.READ);
-            } catch (IOException | UnsupportedOperationException e) {
-                return null;
+            Held(Path file, boolean resettable) {
+                this.file = file;
+                this.resettable = resettable;
             }
-        }
 
-        private static FileChannel closeQuietly(FileChannel channel) {
-            if (channel != null) {
+            /** The file's content, generated afresh; empty when unknown. A failed read reopens once. */
+            Optional<String> read() {
+                for (int attempt = 0; attempt < 2; attempt++) {
+                    if (!open()) {
+                        return Optional.empty();
+                    }
+                    try {
+                        buffer.clear();
+                        while (buffer.hasRemaining() && channel.read(buffer, buffer.position()) > 0) {
+                            // a number, or a few lines of cpu.stat: one read
+                        }
+                        return Optional.of(new String(buffer.array(), 0, buffer.position(), StandardCharsets.US_ASCII));
+                    } catch (IOException e) {
+                        drop();
+                    }
+                }
+                return Optional.empty();
+            }
+
+            /**
+             * Writes text at offset 0; a failed write reopens once. A file that refuses a write as
+             * soon as it is opened is not writable here and is kept open for reading only.
+             */
+            void write(String text) {
+                for (int attempt = 0; attempt < 2; attempt++) {
+                    boolean fresh = channel == null;
+                    if (!open() || !writable) {
+                        return;
+                    }
+                    try {
+                        channel.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.US_ASCII)), 0);
+                        return;
+                    } catch (IOException e) {
+                        drop();
+                        if (fresh) {
+                            channel = open(file, false);
+                            missing = channel == null;
+                            return; // writable stays false: not tried at every execution
+                        }
+                    }
+                }
+            }
+
+            void drop() {
+                if (channel != null) {
+                    try {
+                        channel.close();
+                    } catch (IOException e) {
+                        // nothing was written through it that could be lost
+                    }
+                }
+                channel = null;
+                writable = false;
+            }
+
+            private boolean open() {
+                if (channel == null && !closed && !missing) {
+                    channel = resettable ? open(file, true) : null;
+                    writable = channel != null;
+                    if (channel == null) {
+                        channel = open(file, false);
+                    }
+                    missing = channel == null;
+                }
+                return channel != null;
+            }
+
+            private static FileChannel open(Path file, boolean write) {
                 try {
-                    channel.close();
-                } catch (IOException e) {
-                    // nothing was written through it that could be lost
+                    return write
+                            ? FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)
+                            : FileChannel.open(file, StandardOpenOption.READ);
+                } catch (IOException | UnsupportedOperationException e) {
+                    return null;
                 }
             }
-            return null;
         }
     }
 
@@ -639,9 +635,18 @@ public class Cgroups {
             while (buffer.hasRemaining() && channel.read(buffer) > 0) {
                 // a number and a newline: one read
             }
-            String text = new String(buffer.array(), 0, buffer.position(), StandardCharsets.US_ASCII).strip();
-            return text.equals("max") ? Optional.empty() : Optional.of(Long.parseLong(text));
-        } catch (IOException | NumberFormatException e) {
+            return number(new String(buffer.array(), 0, buffer.position(), StandardCharsets.US_ASCII));
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** A cgroup file's one number; empty for "max" (no limit) and for anything that is not a number. */
+    static Optional<Long> number(String text) {
+        String value = text.strip();
+        try {
+            return value.equals("max") ? Optional.empty() : Optional.of(Long.parseLong(value));
+        } catch (NumberFormatException e) {
             return Optional.empty();
         }
     }
