@@ -132,6 +132,16 @@ def main():
         print("trivial cell print('hi')  p50 %6.2f ms  p99 %6.2f ms  (n=%d)"
               % (statistics.median(samples), percentile(samples, 99), len(samples)))
 
+        # A loop of prints: each line used to cost the kernel a poll() of its output pipes.
+        lines = []
+        for _ in range(args.plots):
+            start = time.perf_counter()
+            result = client.execute("for i in range(1000): print(i)")
+            lines.append((time.perf_counter() - start) * 1000)
+            assert "".join(e["data"]["text"] for e in result["events"]).count("\n") == 1000, result
+        print("1000 print() lines cell   p50 %6.1f ms  p99 %6.1f ms  (n=%d)"
+              % (statistics.median(lines), percentile(lines, 99), len(lines)))
+
         client.execute("import matplotlib.pyplot as plt")
         client.execute("plt.plot([1, 2, 3]); plt.show()")
         plots = []

@@ -319,7 +319,10 @@ class OutputCapture:
             wrapped = writes(getattr(posix, name))
             setattr(posix, name, wrapped)
             setattr(os, name, wrapped)
-        _posixsubprocess.fork_exec = spawns(_posixsubprocess.fork_exec)  # subprocess, multiprocessing
+        _posixsubprocess.fork_exec = spawns(_posixsubprocess.fork_exec)  # multiprocessing
+        import subprocess  # which took its own reference to fork_exec when imported
+
+        subprocess._fork_exec = _posixsubprocess.fork_exec
         os.register_at_fork(before=lambda: setattr(self, "_spawned", True))  # os.fork, forkpty, pty
 
     def _run(self) -> None:
