@@ -26,10 +26,11 @@ Protocol (one JSON object per line; ids are opaque strings chosen by the service
        and finally {"type": "done", "id": ID}.
 
 Limits are per execution; output between executions (background threads) counts
-against the last one. No line is longer than line_bytes. The service enforces the
-same limits again and treats more than they allow as a broken protocol (it cannot
-trust code that shares this process); these keep a runaway cell from pushing
-gigabytes through the pipe, and a well-behaved kernel inside the service's bounds.
+against the last one, or against the next if it is still in the pipes when that one
+starts. No line is longer than line_bytes. The service enforces the same limits again
+and treats more than they allow as a broken protocol (it cannot trust code that shares
+this process); these keep a runaway cell from pushing gigabytes through the pipe, and a
+well-behaved kernel inside the service's bounds.
 
 The protocol file descriptors are private duplicates: fd 0 becomes /dev/null and
 fds 1 and 2 become pipes that a reader thread turns into stream events, so output
@@ -125,10 +126,11 @@ class OutputCapture:
     core busy, a third of that without the tick.
 
     A line's first write drains the pipes only when something may have written to them
-    since the last drain: a child process was started in this cell, os.write() and the like
-    wrote to fd 1 or 2, or DRAIN_AGE_SECONDS passed (for native code that writes on its
-    own). A poll() per line made a loop of 1000 print() calls ten times slower inside
-    gVisor than the same output without newlines.
+    since the last drain: a child process of the kernel may be alive, os.write() and the like
+    wrote to fd 1 or 2, or DRAIN_AGE_SECONDS passed. That last one is all that orders writes
+    the watch does not see: native code's write(2), file objects opened on fd 1 or 2 (or on
+    /dev/stdout), duplicated descriptors, faulthandler. A poll() per line made a loop of 1000
+    print() calls ten times slower inside gVisor than the same output without newlines.
     """
 
     DRAIN_AGE_SECONDS = 0.002
@@ -151,7 +153,7 @@ class OutputCapture:
         self._stream_left = NO_LIMIT
         self._stream_cut = False
         self._drained_at = 0.0  # when the pipes were last drained, or the cell began
-        self._spawned = False  # a child process was started in this cell: it may write at any time
+        self._spawned = False  # a child process was started and may be alive: it may write at any time
         self._written = False  # fd 1 or 2 was written to directly since the last drain
         self._pipes: Dict[int, str] = {}
         self._decoders: Dict[int, Any] = {}
@@ -188,7 +190,8 @@ class OutputCapture:
         with self.lock:
             self._pending = self._take_messages() + [started]
             self._drained_at = time.monotonic()
-            self._spawned = False
+            if self._spawned and not self._children_alive():
+                self._spawned = False
             self._stream_left = stream_chars
             self._stream_cut = False
             # Whatever the last cell left unterminated, this cell's first write starts a line:
@@ -201,8 +204,8 @@ class OutputCapture:
         with self.lock:
             if self._stream_cut:
                 return  # the reader thread keeps draining the pipes, so writers never block
-            if self._line_start and (self._spawned or self._written
-                                     or time.monotonic() - self._drained_at >= self.DRAIN_AGE_SECONDS):
+            if self._line_start and (self._spawned or self._written or
+                                     time.monotonic() - self._drained_at >= self.DRAIN_AGE_SECONDS):
                 # Ordering against subprocess output is kept per line, not per write() call:
                 # print('hi') writes 'hi' and '\n', and each drain is a syscall.
                 self._drain_pipes()
@@ -300,10 +303,14 @@ class OutputCapture:
         def writes(function):
             @functools.wraps(function)
             def write(*args, **kwargs):
-                fd = args[0] if args else kwargs.get("out_fd")  # sendfile takes keywords too
-                if fd == 1 or fd == 2:
-                    self._written = True
-                return function(*args, **kwargs)
+                try:
+                    return function(*args, **kwargs)
+                finally:
+                    # After the write: a large one blocks on the full pipe, the reader thread
+                    # drains meanwhile, and what lands after that drain must still be drained.
+                    fd = args[0] if args else kwargs.get("out_fd")  # sendfile takes keywords too
+                    if fd == 1 or fd == 2:
+                        self._written = True
 
             return write
 
@@ -319,11 +326,23 @@ class OutputCapture:
             wrapped = writes(getattr(posix, name))
             setattr(posix, name, wrapped)
             setattr(os, name, wrapped)
-        _posixsubprocess.fork_exec = spawns(_posixsubprocess.fork_exec)  # multiprocessing
+        _posixsubprocess.fork_exec = spawns(_posixsubprocess.fork_exec)  # subprocess, multiprocessing
         import subprocess  # which took its own reference to fork_exec when imported
 
         subprocess._fork_exec = _posixsubprocess.fork_exec
         os.register_at_fork(before=lambda: setattr(self, "_spawned", True))  # os.fork, forkpty, pty
+
+    @staticmethod
+    def _children_alive() -> bool:
+        """Whether the kernel has a child process (pool workers kept from an earlier cell, say),
+        without reaping anything: one waitid() per cell, and only after a process was started."""
+        try:
+            os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            return True
+        except ChildProcessError:
+            return False
+        except OSError:
+            return True
 
     def _run(self) -> None:
         poller = select.poll()
@@ -647,9 +666,10 @@ class Kernel:
         if self.forked:  # a forked child's errors go to stderr, like its other output
             sys.stderr.write("\n".join(stb) + "\n")
             return
-        if isinstance(etype, type) and issubclass(etype, KeyboardInterrupt):
-            # The interrupt is raised in our SIGINT handler: that frame is ours, not the user's.
-            stb = [entry for entry in stb if __file__ not in entry]
+        # Frames of this file are ours, not the user's: the SIGINT handler that raises an
+        # interrupt, the watched os functions (watch_writers) an error passes through. The last
+        # entry is the error's own line, which may name any path.
+        stb = [entry for i, entry in enumerate(stb) if i == len(stb) - 1 or __file__ not in entry]
         # One error's text fits the execution's error budget: the service drops what does not.
         left = max(0, self.error_chars_left)
         ename = clean_text(getattr(etype, "__name__", str(etype)))[:ERROR_CHARS]

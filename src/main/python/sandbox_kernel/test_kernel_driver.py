@@ -139,15 +139,48 @@ class DriverTest(unittest.TestCase):
 
     def test_a_child_still_writing_after_the_first_drain_keeps_its_place(self):
         with self.only_watched_writers_drain():
-            events = self.driver.execute("import subprocess, time\n"
+            events = self.driver.execute("import subprocess, sys, time\n"
                                          "p = subprocess.Popen('echo a; sleep 0.3; echo c', shell=True)\n"
-                                         "time.sleep(0.1)\nprint('b')\np.wait()\nprint('d')")
+                                         "time.sleep(0.1)\n"
+                                         "with sys.stdout._capture.lock:\n"
+                                         "    print('b')\n    p.wait()\n    print('d')")
         self.assertEqual("a\nb\nc\nd\n", text(events))
 
+    def test_workers_kept_from_an_earlier_cell_keep_their_output_in_order(self):
+        with self.only_watched_writers_drain():
+            self.driver.execute("import multiprocessing as mp, sys\n"
+                                "def work(x):\n    print('w%d' % x)\n    return x\n"
+                                "pool = mp.get_context('fork').Pool(1)")
+            try:
+                events = self.driver.execute("with sys.stdout._capture.lock:\n"
+                                             "    pool.map(work, [1])\n    print('after')")
+                self.assertEqual("w1\nafter\n", text(events))
+            finally:
+                self.driver.execute("pool.terminate(); pool.join()")
+
+    def test_a_large_write_is_not_split_by_the_next_line(self):
+        # The write blocks on the full pipe while the reader thread drains it: what lands after
+        # the reader's last drain must still come before the next line.
+        events = self.driver.execute("import os\n"
+                                     "for _ in range(200):\n"
+                                     "    os.write(1, b'x' * 100000 + b'END\\n')\n    print('after')")
+        pieces = text(events).split("after\n")
+        self.assertEqual(201, len(pieces))
+        self.assertTrue(all(piece.endswith("END\n") for piece in pieces[:-1]), "a line split a large write")
+
+    def test_errors_inside_watched_functions_show_no_driver_frame(self):
+        events = self.driver.execute("import os\nos.write(99, b'x')")
+        error = [e for e in events if e["type"] == "error"][0]
+        self.assertEqual("OSError", error["ename"])
+        self.assertFalse(any("kernel_driver" in line for line in error["traceback"]), error)
+        self.assertIn("Bad file descriptor", error["traceback"][-1])
+
     def test_native_writes_keep_their_order_after_a_moment(self):
-        # write(2) from native code is not seen; a line printed a moment later still comes after it.
-        events = self.driver.execute("import ctypes, time\nlibc = ctypes.CDLL(None)\n"
-                                     "print('a')\nlibc.write(1, b'b\\n', 2)\ntime.sleep(0.01)\nprint('c')")
+        # write(2) from native code is not seen; a line printed a moment later still comes after it
+        # (the capture's lock keeps the reader thread from draining it meanwhile).
+        events = self.driver.execute("import ctypes, sys, time\nlibc = ctypes.CDLL(None)\nprint('a')\n"
+                                     "with sys.stdout._capture.lock:\n"
+                                     "    libc.write(1, b'b\\n', 2)\n    time.sleep(0.01)\n    print('c')")
         self.assertEqual("a\nb\nc\n", text(events))
 
     def test_a_loop_of_prints_does_not_poll_the_pipes_for_every_line(self):
