@@ -129,8 +129,8 @@ class OutputCapture:
     since the last drain: a child process of the kernel may be alive, os.write() and the like
     wrote to fd 1 or 2, or DRAIN_AGE_SECONDS passed. That last one is all that orders writes
     the watch does not see: native code's write(2), file objects opened on fd 1 or 2 (or on
-    /dev/stdout), duplicated descriptors, faulthandler. A poll() per line made a loop of 1000
-    print() calls ten times slower inside gVisor than the same output without newlines.
+    /dev/stdout), duplicated descriptors, faulthandler. A poll() per line made a loop of
+    print() calls many times slower inside gVisor than the same output without newlines.
     """
 
     DRAIN_AGE_SECONDS = 0.002
@@ -183,10 +183,9 @@ class OutputCapture:
         write of its own would cost every cell a syscall, which is dear inside gVisor.
 
         The pipes are not drained here: the reader thread sends what lands in them between cells
-        as soon as it wakes, and the cell's first write or its end drains them anyway. A drain
-        here would only decide, for output written in the instant before this request, which
-        side of a race it falls on, at the price of a poll() in every cell (40–180 µs inside
-        gVisor on ptrace, measured in a cell)."""
+        as soon as it wakes, and the cell's end drains them anyway. A drain here would only
+        decide, for output written in the instant before this request, which side of a race it
+        falls on, at the price of a poll() in every cell."""
         with self.lock:
             self._pending = self._take_messages() + [started]
             self._drained_at = time.monotonic()
@@ -287,8 +286,9 @@ class OutputCapture:
     def watch_writers(self) -> None:
         """Notes, without a syscall, when the cell may have put output in the pipes behind our
         back: the functions that start processes or write to a file descriptor are wrapped
-        (before any user code imports them). Native code that calls write(2) itself is not
-        seen; its output is ordered to within DRAIN_AGE_SECONDS."""
+        (before any user code imports them). Writes that bypass them (native code's own
+        write(2), file objects on fd 1 or 2, duplicated descriptors) are ordered to within
+        DRAIN_AGE_SECONDS."""
         import functools
         import _posixsubprocess
 

@@ -185,7 +185,7 @@ class DriverTest(unittest.TestCase):
 
     def test_a_loop_of_prints_does_not_poll_the_pipes_for_every_line(self):
         # Inside gVisor every poll() is a trip through the sentry: one per line made such loops
-        # ten times slower than the same output in one write.
+        # many times slower than the same output in one write.
         self.driver.execute("import sys\n"
                             "class Counting:\n"
                             "    def __init__(self, probe): self.probe, self.polls = probe, 0\n"
