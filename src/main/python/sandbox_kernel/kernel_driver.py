@@ -290,6 +290,7 @@ class OutputCapture:
         write(2), file objects on fd 1 or 2, duplicated descriptors) are ordered to within
         DRAIN_AGE_SECONDS."""
         import functools
+        import posix
         import _posixsubprocess
 
         def spawns(function):
@@ -313,8 +314,6 @@ class OutputCapture:
                         self._written = True
 
             return write
-
-        import posix
 
         # In posix too, where os's functions come from: pickle finds a function by its module and
         # name and refuses one that is not the object found there (pool.map(os.system, ...)).
