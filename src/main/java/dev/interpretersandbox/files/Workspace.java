@@ -16,25 +16,23 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
-import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.SecureDirectoryStream;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.attribute.UserPrincipal;
-import java.nio.file.attribute.UserPrincipalLookupService;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -47,8 +45,11 @@ import java.util.function.LongConsumer;
  * component at a time relative to an already-open directory ({@link SecureDirectoryStream},
  * i.e. openat/mkdirat-style calls with {@code O_NOFOLLOW}) and never follows a link: there is no
  * window between checking a path and using it. "Resolve, then check the prefix" would have one.
- * New directories are made in a private staging directory and renamed into place relative to
- * the open parent, since Java has no mkdirat.
+ * New directories and uploaded files are made in a private staging directory and renamed into
+ * place relative to the open parent, since Java has no mkdirat and changes an owner only through
+ * an open of the name. Nothing is opened by a name sandbox code could have turned into a FIFO
+ * meanwhile (see {@link #openDownload} and {@code openChildDirectory}): such an open would wait
+ * for a writer for good. Staging must be on the workspace's filesystem.
  *
  * <p>Thread-safe: it holds no mutable state; concurrent uploads of one name are decided by
  * {@code O_EXCL}.
@@ -57,6 +58,8 @@ public final class Workspace {
 
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
     private static final int MAX_DELETE_DEPTH = 1000;
+    private static final FileAttribute<Set<PosixFilePermission>> FILE_MODE =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--"));
 
     private final Path root;
     private final Path staging;
@@ -91,9 +94,9 @@ public final class Workspace {
     }
 
     /**
-     * Opens a new file for an upload: create-only, parents created. The caller writes the body
-     * and then commits (the file is handed to the sandbox user) or closes without committing
-     * (nothing is left behind).
+     * Opens a new file for an upload: create-only, parents created, owned by the sandbox user.
+     * The caller writes the body and then commits (the file is kept) or closes without
+     * committing (nothing is left behind).
      *
      * @param maxBytes how many bytes the workspace may still take
      * @param closed told the bytes written once the upload is closed, committed or not
@@ -110,23 +113,58 @@ public final class Workspace {
                 dir = openOrCreateDirectory(dir, name, opened);
             }
             Path name = Path.of(path.fileName());
-            Set<OpenOption> options = Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, NOFOLLOW);
-            SeekableByteChannel out;
-            try {
-                out = dir.newByteChannel(
-                        name,
-                        options,
-                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--")));
+            // O_EXCL takes the name: of two uploads of one name, the second is a 409.
+            try (SeekableByteChannel placeholder = dir.newByteChannel(
+                    name, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, NOFOLLOW), FILE_MODE)) {
+                // the empty file holds the name until the staged one replaces it
             } catch (FileAlreadyExistsException e) {
                 throw FileAccessException.exists();
             } catch (FileSystemException e) {
                 throw refused(e);
+            }
+            SeekableByteChannel out;
+            try {
+                out = placeStaged(dir, name);
+            } catch (IOException | RuntimeException e) {
+                deleteQuietly(dir, name);
+                throw e;
             }
             done = true;
             return new Upload(dir, name, out, opened, maxBytes, closed);
         } finally {
             if (!done) {
                 closeAll(opened);
+            }
+        }
+    }
+
+    /**
+     * The file an upload writes: made in private staging, given to the sandbox user there (by a
+     * name only the service can reach), then renamed over the placeholder relative to the open
+     * parent (renameat(2), which never follows a link). Java changes an owner through an open of
+     * the name, and in the workspace that name could be a FIFO swapped in by sandbox code, whose
+     * open waits for a writer that never comes.
+     */
+    private FileChannel placeStaged(SecureDirectoryStream<Path> dir, Path name) throws IOException {
+        Files.createDirectories(staging);
+        Path file = staging.resolve("upload-" + UUID.randomUUID());
+        FileChannel out = FileChannel.open(
+                file, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, NOFOLLOW), FILE_MODE);
+        boolean placed = false;
+        try {
+            Files.setAttribute(file, "unix:uid", uid, NOFOLLOW);
+            Files.setAttribute(file, "unix:gid", uid, NOFOLLOW);
+            try (DirectoryStream<Path> stagingStream = Files.newDirectoryStream(staging)) {
+                ((SecureDirectoryStream<Path>) stagingStream).move(file.getFileName(), dir, name);
+            } catch (FileSystemException e) {
+                throw refused(e); // the placeholder was replaced by a directory meanwhile
+            }
+            placed = true;
+            return out;
+        } finally {
+            if (!placed) {
+                out.close();
+                Files.deleteIfExists(file);
             }
         }
     }
@@ -235,10 +273,14 @@ public final class Workspace {
             }
             out.add(entry);
             if (entry.type() == EntryType.DIRECTORY && depth > 1) {
-                try (SecureDirectoryStream<Path> sub = dir.newDirectoryStream(Path.of(name), NOFOLLOW)) {
+                SecureDirectoryStream<Path> sub = openListedDirectory(dir, Path.of(name), null);
+                if (sub == null) {
+                    continue; // replaced or removed since the listing: skip
+                }
+                try (sub) {
                     listInto(sub, child, depth - 1, limit, out);
                 } catch (FileSystemException e) {
-                    // replaced by a link or removed since: skip
+                    // removed while we listed it: what was read stays
                 }
             }
         }
@@ -283,13 +325,13 @@ public final class Workspace {
             SecureDirectoryStream<Path> dir = walkTo(path.parents(), opened);
             Path name = Path.of(path.fileName());
             BasicFileAttributes attributes = attributes(dir, name);
-            if (attributes.isDirectory()) {
-                SecureDirectoryStream<Path> child = dir.newDirectoryStream(name, NOFOLLOW);
+            SecureDirectoryStream<Path> child = openChildDirectory(dir, name, attributes);
+            if (child != null) {
                 opened.push(child);
                 deleteContents(child, opened);
                 dir.deleteDirectory(name);
             } else {
-                dir.deleteFile(name);
+                dir.deleteFile(name); // not a directory (or no longer one): the entry itself goes
             }
         } catch (NoSuchFileException e) {
             throw FileAccessException.notFound();
@@ -435,9 +477,8 @@ public final class Workspace {
             return written;
         }
 
-        /** The body is complete: the file is handed to the sandbox user and kept. */
+        /** The body is complete: the file is kept (in replace mode, renamed over the name). */
         public synchronized long commit() throws IOException {
-            chown(dir, name);
             if (replaces != null) {
                 try {
                     dir.move(name, dir, replaces); // renameat(2): atomic, and never follows a link
@@ -474,6 +515,14 @@ public final class Workspace {
      * Opens a regular file for a download; the caller closes it. Directories, FIFOs, devices and
      * symbolic links are refused.
      *
+     * <p>The file is opened through a hard link in the service's private staging directory,
+     * checked to be the regular file the walk found (same device and inode) before it is opened.
+     * Opening the name itself could open a FIFO that sandbox code swapped in after the check, and
+     * Java opens with {@code O_RDONLY} and no {@code O_NONBLOCK}: that open waits for a writer
+     * that never comes and holds a service thread for good. Sandbox code cannot swap anything in
+     * under a private name. The link is also the path a zero-copy send uses ({@link
+     * Download#stage}). Where no link can be made, see {@link #openInPlace}.
+     *
      * @param closed told the bytes sent once the download is closed
      */
     public Download openDownload(WorkspacePath path, LongConsumer closed) throws IOException {
@@ -487,33 +536,98 @@ public final class Workspace {
                 dir = openDirectory(dir, name, opened);
             }
             Path name = Path.of(path.fileName());
-            BasicFileAttributes attributes = attributes(dir, name);
-            if (attributes.isSymbolicLink()) {
-                throw symlink();
+            for (int attempt = 0; attempt < 3; attempt++) {
+                BasicFileAttributes attributes = attributes(dir, name);
+                if (attributes.isSymbolicLink()) {
+                    throw symlink();
+                }
+                if (attributes.isDirectory()) {
+                    throw FileAccessException.badRequest(path + " is a directory");
+                }
+                if (!attributes.isRegularFile()) {
+                    throw FileAccessException.badRequest(path + " is not a regular file (FIFO, socket or device)");
+                }
+                Path link = staging.resolve("download-" + UUID.randomUUID());
+                Files.createDirectories(staging);
+                try {
+                    // link(2) by name: it never follows a link at the last component, and
+                    // whatever a link planted in a parent reached is refused just below.
+                    Files.createLink(link, root.resolve(String.join("/", path.components())));
+                } catch (NoSuchFileException e) {
+                    continue; // removed or moved since the check: look again
+                } catch (IOException | UnsupportedOperationException e) {
+                    return download(path, attributes.size(), openInPlace(dir, name, path), null, closed);
+                }
+                BasicFileAttributes linked;
+                try {
+                    linked = Files.readAttributes(link, BasicFileAttributes.class, NOFOLLOW);
+                } catch (IOException e) {
+                    Files.deleteIfExists(link);
+                    throw e;
+                }
+                if (!linked.isRegularFile() || !Objects.equals(attributes.fileKey(), linked.fileKey())) {
+                    Files.deleteIfExists(link); // replaced since the check: look again
+                    continue;
+                }
+                SeekableByteChannel channel;
+                try {
+                    channel = FileChannel.open(link, StandardOpenOption.READ, NOFOLLOW);
+                } catch (IOException e) {
+                    Files.deleteIfExists(link);
+                    throw e;
+                }
+                return download(path, linked.size(), channel, link, closed);
             }
-            if (attributes.isDirectory()) {
-                throw FileAccessException.badRequest(path + " is a directory");
-            }
-            if (!attributes.isRegularFile()) {
-                throw FileAccessException.badRequest(path + " is not a regular file (FIFO, socket or device)");
-            }
-            SeekableByteChannel channel;
-            try {
-                channel = dir.newByteChannel(name, Set.of(StandardOpenOption.READ, NOFOLLOW));
-            } catch (NoSuchFileException e) {
-                throw FileAccessException.notFound();
-            } catch (FileSystemException e) {
-                throw refused(e);
-            }
-            Object key = attributes.fileKey();
-            BasicFileAttributes reopened = attributes(dir, name);
-            if (key == null || !key.equals(reopened.fileKey())) {
-                key = null; // replaced while we opened it: serve what we opened, but never by name
-            }
-            String type = ContentTypes.detect(path.fileName(), channel);
-            return new Download(path, attributes.size(), type, channel, key, closed);
+            throw new FileAccessException(
+                    SandboxException.Kind.CONFLICT, path + " keeps changing while it is opened; try again");
         } finally {
             closeAll(opened);
+        }
+    }
+
+    private Download download(
+            WorkspacePath path, long size, SeekableByteChannel channel, Path link, LongConsumer closed)
+            throws IOException {
+        try {
+            return new Download(path, size, ContentTypes.detect(path.fileName(), channel), channel, link, closed);
+        } catch (IOException | RuntimeException e) {
+            channel.close();
+            if (link != null) {
+                Files.deleteIfExists(link);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Opens a regular file by its name when no hard link to it can be made (the file has the
+     * most links the filesystem allows, or the filesystem refuses links). It opens for reading
+     * and writing, which Linux never holds for a FIFO (fifo(7)), and never writes; a FIFO or
+     * other unseekable file swapped in since the check is refused. Where the service may not
+     * open the file for writing (a read-only file, or a program running from it), the download
+     * is refused too rather than risk the waiting open.
+     */
+    private SeekableByteChannel openInPlace(SecureDirectoryStream<Path> dir, Path name, WorkspacePath path)
+            throws IOException {
+        SeekableByteChannel channel;
+        try {
+            channel = dir.newByteChannel(name, Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE, NOFOLLOW));
+        } catch (NoSuchFileException e) {
+            throw FileAccessException.notFound();
+        } catch (FileSystemException e) {
+            if (String.valueOf(e.getReason()).toLowerCase().contains("symbolic link")) {
+                throw symlink();
+            }
+            throw new FileAccessException(
+                    SandboxException.Kind.CONFLICT,
+                    path + " cannot be opened safely now (" + e.getReason() + "); try again");
+        }
+        try {
+            channel.position(0); // lseek(2): a FIFO or socket fails with ESPIPE
+            return channel;
+        } catch (IOException e) {
+            channel.close();
+            throw FileAccessException.badRequest(path + " is not a regular file (FIFO, socket or device)");
         }
     }
 
@@ -523,9 +637,8 @@ public final class Workspace {
         private final long size;
         private final String contentType;
         private final SeekableByteChannel channel;
-        private final Object fileKey;
         private final LongConsumer closed;
-        private Path staged;
+        private Path staged; // the private hard link it was opened through, or the private copy
         private long sent;
         private boolean over;
 
@@ -534,13 +647,13 @@ public final class Workspace {
                 long size,
                 String contentType,
                 SeekableByteChannel channel,
-                Object fileKey,
+                Path staged,
                 LongConsumer closed) {
             this.path = path;
             this.size = size;
             this.contentType = contentType;
             this.channel = channel;
-            this.fileKey = fileKey;
+            this.staged = staged;
             this.closed = closed;
         }
 
@@ -562,39 +675,29 @@ public final class Workspace {
 
         /**
          * A path to this very file that sandbox code cannot redirect, for a zero-copy send by
-         * name: a hard link in the service's private staging directory, checked to be the same
-         * inode as the file opened race-free (the open descriptor keeps that inode from being
-         * reused meanwhile). When no such link can be made (the file was replaced while it was
-         * opened, or the filesystem refuses the link), a private copy of what was opened.
+         * name: the private hard link it was opened through, or, where none could be made, a
+         * private copy of what was opened.
          */
         public synchronized Path stage() throws IOException {
-            Files.createDirectories(staging);
-            Path link = staging.resolve("download-" + UUID.randomUUID());
-            staged = link;
-            if (fileKey != null) {
-                try {
-                    Files.createLink(link, root.resolve(String.join("/", path.components())));
-                    BasicFileAttributes linked = Files.readAttributes(link, BasicFileAttributes.class, NOFOLLOW);
-                    if (linked.isRegularFile() && fileKey.equals(linked.fileKey())) {
-                        return link;
-                    }
-                    Files.deleteIfExists(link);
-                } catch (IOException | UnsupportedOperationException e) {
-                    Files.deleteIfExists(link);
-                }
+            if (staged != null) {
+                return staged;
             }
-            try (FileChannel copy =
-                    FileChannel.open(link, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, NOFOLLOW)) {
+            Files.createDirectories(staging);
+            Path copy = staging.resolve("download-" + UUID.randomUUID());
+            staged = copy;
+            try (FileChannel out =
+                    FileChannel.open(copy, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, NOFOLLOW)) {
+                channel.position(0); // the whole file, whatever was read from the channel before
                 long position = 0;
                 while (position < size) {
-                    long moved = copy.transferFrom(channel, position, size - position);
+                    long moved = out.transferFrom(channel, position, size - position);
                     if (moved <= 0) {
                         break; // shrank while we copied: the client gets what there was
                     }
                     position += moved;
                 }
             }
-            return link;
+            return copy;
         }
 
         /** Bytes handed to the client, for the transfer metrics. */
@@ -684,9 +787,9 @@ public final class Workspace {
         }
         for (Path entry : dir) {
             Path name = entry.getFileName();
-            BasicFileAttributes attributes = attributes(dir, name);
-            if (attributes.isDirectory()) {
-                try (SecureDirectoryStream<Path> child = dir.newDirectoryStream(name, NOFOLLOW)) {
+            SecureDirectoryStream<Path> child = openChildDirectory(dir, name, attributes(dir, name));
+            if (child != null) {
+                try (child) {
                     deleteContents(child, depth + 1);
                 }
                 dir.deleteDirectory(name);
@@ -716,10 +819,12 @@ public final class Workspace {
                         new Stamp(
                                 attributes.size(), attributes.lastModifiedTime().to(TimeUnit.NANOSECONDS)));
             } else if (attributes.isDirectory() && depth < 64) {
-                try (SecureDirectoryStream<Path> child = dir.newDirectoryStream(name, NOFOLLOW)) {
+                SecureDirectoryStream<Path> child = openListedDirectory(dir, name, attributes);
+                if (child == null) {
+                    continue; // replaced or removed since we listed it: skip
+                }
+                try (child) {
                     walk(child, relative + "/", files, limit, depth + 1);
-                } catch (FileSystemException e) {
-                    // replaced by a link or removed since we listed it: skip
                 }
             }
         }
@@ -751,13 +856,62 @@ public final class Workspace {
             throw FileAccessException.notFound();
         }
         try {
-            SecureDirectoryStream<Path> child = dir.newDirectoryStream(Path.of(name), NOFOLLOW);
+            SecureDirectoryStream<Path> child = openChildDirectory(dir, Path.of(name), attributes);
+            if (child == null) {
+                throw FileAccessException.notFound(); // replaced since the check
+            }
             opened.push(child);
             return child;
         } catch (NoSuchFileException e) {
             throw FileAccessException.notFound();
         } catch (FileSystemException e) {
             throw refused(e);
+        }
+    }
+
+    /**
+     * Opens the directory name in dir, or returns null when name no longer names the directory
+     * that attributes describe (sandbox code replaced it meanwhile).
+     *
+     * <p>It opens {@code name/.}, not {@code name}: Java opens with {@code O_RDONLY} and offers
+     * no {@code O_DIRECTORY}, and opening a FIFO that way waits for a writer, which sandbox code
+     * would never send, holding a service thread for good. Through {@code name/.} the kernel
+     * refuses anything but a directory ({@code ENOTDIR}) without opening it. That path follows a
+     * link at name, so what was opened must be the very directory checked (same device and
+     * inode): a link swapped in, to anywhere, is closed unread.
+     */
+    private static SecureDirectoryStream<Path> openChildDirectory(
+            SecureDirectoryStream<Path> dir, Path name, BasicFileAttributes attributes) throws IOException {
+        Object key = attributes.fileKey();
+        if (!attributes.isDirectory() || key == null) {
+            return null;
+        }
+        SecureDirectoryStream<Path> child;
+        try {
+            child = dir.newDirectoryStream(name.resolve("."), NOFOLLOW);
+        } catch (NoSuchFileException | NotDirectoryException e) {
+            return null;
+        }
+        boolean same = false;
+        try {
+            same = key.equals(child.getFileAttributeView(BasicFileAttributeView.class)
+                    .readAttributes()
+                    .fileKey());
+        } finally {
+            if (!same) {
+                child.close();
+            }
+        }
+        return same ? child : null;
+    }
+
+    /** A directory met in a listing, or null when it is gone or was replaced since. */
+    private SecureDirectoryStream<Path> openListedDirectory(
+            SecureDirectoryStream<Path> dir, Path name, BasicFileAttributes attributes) {
+        try {
+            return openChildDirectory(dir, name, attributes != null ? attributes : attributes(dir, name));
+        } catch (IOException | FileAccessException e) {
+            return null;
         }
     }
 
@@ -823,15 +977,6 @@ public final class Workspace {
         } catch (NotDirectoryException e) {
             throw FileAccessException.notFound();
         }
-    }
-
-    private void chown(SecureDirectoryStream<Path> dir, Path name) throws IOException {
-        UserPrincipalLookupService lookup = root.getFileSystem().getUserPrincipalLookupService();
-        PosixFileAttributeView view = dir.getFileAttributeView(name, PosixFileAttributeView.class, NOFOLLOW);
-        UserPrincipal user = lookup.lookupPrincipalByName(String.valueOf(uid));
-        GroupPrincipal group = lookup.lookupPrincipalByGroupName(String.valueOf(uid));
-        view.setOwner(user);
-        view.setGroup(group);
     }
 
     private static void deleteQuietly(SecureDirectoryStream<Path> dir, Path name) {

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.isolation.StateLayout;
+import dev.interpretersandbox.support.Fifos;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
@@ -22,9 +23,14 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
 import java.util.Random;
+import java.util.Set;
 import java.util.UUID;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 @QuarkusTest
@@ -120,6 +126,55 @@ class FilesIT {
         } finally {
             Files.deleteIfExists(workspace.resolve("fifo"));
             Files.deleteIfExists(workspace.resolve("null-device"));
+        }
+    }
+
+    @Test
+    void fifosSwappedInWhileTheApiOpensNeverHoldIt() throws Exception {
+        // As in process mode, where sandbox code works on the host's files: a FIFO swapped in by
+        // rename(2) for a file being downloaded, and for a directory on a download's path. An open
+        // of a FIFO for reading waits for a writer, so every request must still answer.
+        String dir = "race-" + UUID.randomUUID();
+        Api.run("import os\nos.makedirs('" + dir + "/d')");
+        Path at = StateLayout.of(config).workspace("default").resolve(dir);
+        Files.writeString(at.resolve("f"), "regular");
+        Files.writeString(at.resolve("d/x"), "inside");
+        Path fileFifo = Fifos.make(at.resolve("fifo-f"));
+        Path dirFifo = Fifos.make(at.resolve("fifo-d"));
+        HttpClient client =
+                HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+        int served = 0;
+        int refused = 0;
+        try (Fifos.Swapper file = new Fifos.Swapper(at.resolve("f"), fileFifo, at.resolve("spare-f"));
+                Fifos.Swapper directory = new Fifos.Swapper(at.resolve("d"), dirFifo, at.resolve("spare-d"))) {
+            for (int i = 0; i < 300; i++) {
+                for (String name : new String[] {"f", "d/x"}) {
+                    HttpResponse<String> response = client.send(
+                            HttpRequest.newBuilder(URI.create(base + "files/download/-/mnt/data/" + dir + "/" + name))
+                                    .timeout(Duration.ofSeconds(30))
+                                    .build(),
+                            HttpResponse.BodyHandlers.ofString());
+                    if (response.statusCode() == 200) {
+                        assertEquals(name.equals("f") ? "regular" : "inside", response.body());
+                        served++;
+                    } else {
+                        assertTrue(Set.of(400, 404, 409).contains(response.statusCode()), response.body());
+                        assertTrue(response.body().startsWith("{\"error\""), response.body());
+                        refused++;
+                    }
+                }
+            }
+            assertTrue(file.swaps() > 10 && directory.swaps() > 10, "the swappers ran");
+        } finally {
+            for (Path fifo : List.of(fileFifo, dirFifo, at.resolve("f"), at.resolve("d"))) {
+                Fifos.release(fifo);
+            }
+        }
+        assertTrue(served > 0 && refused > 0, "served " + served + ", refused " + refused);
+        try (Stream<Path> left = Files.walk(at)) {
+            for (Path path : left.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(path);
+            }
         }
     }
 
