@@ -8,6 +8,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.SeekableByteChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
@@ -18,6 +19,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.SecureDirectoryStream;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -43,13 +45,16 @@ import java.util.function.LongConsumer;
  *
  * <p>Sandbox code can plant symlinks here at any moment, so every operation walks the path one
  * component at a time relative to an already-open directory ({@link SecureDirectoryStream},
- * i.e. openat/mkdirat-style calls with {@code O_NOFOLLOW}) and never follows a link: there is no
- * window between checking a path and using it. "Resolve, then check the prefix" would have one.
+ * i.e. openat/mkdirat-style calls with {@code O_NOFOLLOW}) and never acts through a link (where
+ * a call follows one, what it reached is checked to be what was found before, and dropped if
+ * not): there is no window between checking a path and using it. "Resolve, then check the
+ * prefix" would have one.
  * New directories and uploaded files are made in a private staging directory and renamed into
  * place relative to the open parent, since Java has no mkdirat and changes an owner only through
  * an open of the name. Nothing is opened by a name sandbox code could have turned into a FIFO
  * meanwhile (see {@link #openDownload} and {@code openChildDirectory}): such an open would wait
- * for a writer for good. Staging must be on the workspace's filesystem.
+ * for a writer for good. Staging must be on the workspace's filesystem and mount ({@link
+ * #renamesFrom}).
  *
  * <p>Thread-safe: it holds no mutable state; concurrent uploads of one name are decided by
  * {@code O_EXCL}.
@@ -76,6 +81,27 @@ public final class Workspace {
 
     public Path root() {
         return root;
+    }
+
+    /**
+     * Whether a file made in staging can be renamed into workspace, as uploads and new
+     * directories are: not across filesystems, nor across two mounts of one filesystem (rename(2)
+     * fails with EXDEV there although both report the same device). Leaves nothing behind.
+     */
+    public static boolean renamesFrom(Path staging, Path workspace) throws IOException {
+        Files.createDirectories(staging);
+        Files.createDirectories(workspace);
+        Path probe = Files.createTempFile(staging, "rename-probe-", "");
+        Path moved = workspace.resolve("." + probe.getFileName());
+        try {
+            Files.move(probe, moved, StandardCopyOption.ATOMIC_MOVE);
+            return true;
+        } catch (AtomicMoveNotSupportedException e) {
+            return false;
+        } finally {
+            Files.deleteIfExists(probe);
+            Files.deleteIfExists(moved);
+        }
     }
 
     /** Creates the workspace directory, owned by the sandbox user, unless it exists. */
@@ -122,15 +148,16 @@ public final class Workspace {
             } catch (FileSystemException e) {
                 throw refused(e);
             }
-            SeekableByteChannel out;
+            Object placeholder = keyOf(dir, name);
+            Upload upload;
             try {
-                out = placeStaged(dir, name);
+                upload = placeStaged(dir, name, placeholder, opened, maxBytes, closed);
             } catch (IOException | RuntimeException e) {
-                deleteQuietly(dir, name);
+                deleteQuietly(dir, name, placeholder);
                 throw e;
             }
             done = true;
-            return new Upload(dir, name, out, opened, maxBytes, closed);
+            return upload;
         } finally {
             if (!done) {
                 closeAll(opened);
@@ -144,8 +171,20 @@ public final class Workspace {
      * parent (renameat(2), which never follows a link). Java changes an owner through an open of
      * the name, and in the workspace that name could be a FIFO swapped in by sandbox code, whose
      * open waits for a writer that never comes.
+     *
+     * <p>Java has no rename that refuses to replace (RENAME_NOREPLACE), so the placeholder is
+     * checked to be still there just before: what took its name since (another upload, after
+     * sandbox code or a remove took the placeholder away) is not replaced, except in the few
+     * microseconds between that check and the rename.
      */
-    private FileChannel placeStaged(SecureDirectoryStream<Path> dir, Path name) throws IOException {
+    private Upload placeStaged(
+            SecureDirectoryStream<Path> dir,
+            Path name,
+            Object placeholder,
+            Deque<SecureDirectoryStream<Path>> opened,
+            long maxBytes,
+            LongConsumer closed)
+            throws IOException {
         Files.createDirectories(staging);
         Path file = staging.resolve("upload-" + UUID.randomUUID());
         FileChannel out = FileChannel.open(
@@ -154,13 +193,19 @@ public final class Workspace {
         try {
             Files.setAttribute(file, "unix:uid", uid, NOFOLLOW);
             Files.setAttribute(file, "unix:gid", uid, NOFOLLOW);
+            Object key = Files.readAttributes(file, BasicFileAttributes.class, NOFOLLOW)
+                    .fileKey();
             try (DirectoryStream<Path> stagingStream = Files.newDirectoryStream(staging)) {
+                if (!Objects.equals(placeholder, keyOf(dir, name))) {
+                    throw new FileAccessException(
+                            SandboxException.Kind.CONFLICT, "'" + name + "' was replaced during the upload");
+                }
                 ((SecureDirectoryStream<Path>) stagingStream).move(file.getFileName(), dir, name);
             } catch (FileSystemException e) {
                 throw refused(e); // the placeholder was replaced by a directory meanwhile
             }
             placed = true;
-            return out;
+            return new Upload(dir, name, key, out, opened, maxBytes, closed);
         } finally {
             if (!placed) {
                 out.close();
@@ -323,16 +368,7 @@ public final class Workspace {
         Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
         try {
             SecureDirectoryStream<Path> dir = walkTo(path.parents(), opened);
-            Path name = Path.of(path.fileName());
-            BasicFileAttributes attributes = attributes(dir, name);
-            SecureDirectoryStream<Path> child = openChildDirectory(dir, name, attributes);
-            if (child != null) {
-                opened.push(child);
-                deleteContents(child, opened);
-                dir.deleteDirectory(name);
-            } else {
-                dir.deleteFile(name); // not a directory (or no longer one): the entry itself goes
-            }
+            removeEntry(dir, Path.of(path.fileName()), 0);
         } catch (NoSuchFileException e) {
             throw FileAccessException.notFound();
         } catch (FileSystemException e) {
@@ -428,6 +464,7 @@ public final class Workspace {
         private Path replaces; // replace mode: the name the file takes at commit, over what is there
         private final SeekableByteChannel channel;
         private final Deque<SecureDirectoryStream<Path>> opened;
+        private final Object fileKey; // what it wrote, so that only that is removed
         private final long maxBytes;
         private final LongConsumer closed;
         private long written;
@@ -437,12 +474,14 @@ public final class Workspace {
         private Upload(
                 SecureDirectoryStream<Path> dir,
                 Path name,
+                Object fileKey,
                 SeekableByteChannel channel,
                 Deque<SecureDirectoryStream<Path>> opened,
                 long maxBytes,
                 LongConsumer closed) {
             this.dir = dir;
             this.name = name;
+            this.fileKey = fileKey;
             this.channel = channel;
             this.opened = opened;
             this.maxBytes = maxBytes;
@@ -504,7 +543,7 @@ public final class Workspace {
                 // the file goes below if it was not committed
             }
             if (!committed) {
-                deleteQuietly(dir, name);
+                deleteQuietly(dir, name, fileKey);
             }
             closeAll(opened);
             closed.accept(written);
@@ -553,30 +592,26 @@ public final class Workspace {
                     // link(2) by name: it never follows a link at the last component, and
                     // whatever a link planted in a parent reached is refused just below.
                     Files.createLink(link, root.resolve(String.join("/", path.components())));
-                } catch (NoSuchFileException e) {
-                    continue; // removed or moved since the check: look again
                 } catch (IOException | UnsupportedOperationException e) {
+                    // No link: too many links to the file, or a parent renamed since the walk
+                    // (the open directory still has the file).
                     return download(path, attributes.size(), openInPlace(dir, name, path), null, closed);
                 }
-                BasicFileAttributes linked;
+                SeekableByteChannel channel = null;
                 try {
-                    linked = Files.readAttributes(link, BasicFileAttributes.class, NOFOLLOW);
-                } catch (IOException e) {
-                    Files.deleteIfExists(link);
-                    throw e;
+                    BasicFileAttributes linked = Files.readAttributes(link, BasicFileAttributes.class, NOFOLLOW);
+                    if (linked.isRegularFile() && Objects.equals(attributes.fileKey(), linked.fileKey())) {
+                        channel = FileChannel.open(link, StandardOpenOption.READ, NOFOLLOW);
+                        return download(path, linked.size(), channel, link, closed);
+                    }
+                } catch (FileSystemException e) {
+                    throw refused(e);
+                } finally {
+                    if (channel == null) {
+                        Files.deleteIfExists(link);
+                    }
                 }
-                if (!linked.isRegularFile() || !Objects.equals(attributes.fileKey(), linked.fileKey())) {
-                    Files.deleteIfExists(link); // replaced since the check: look again
-                    continue;
-                }
-                SeekableByteChannel channel;
-                try {
-                    channel = FileChannel.open(link, StandardOpenOption.READ, NOFOLLOW);
-                } catch (IOException e) {
-                    Files.deleteIfExists(link);
-                    throw e;
-                }
-                return download(path, linked.size(), channel, link, closed);
+                // replaced since the check: look again
             }
             throw new FileAccessException(
                     SandboxException.Kind.CONFLICT, path + " keeps changing while it is opened; try again");
@@ -614,13 +649,15 @@ public final class Workspace {
             channel = dir.newByteChannel(name, Set.of(StandardOpenOption.READ, StandardOpenOption.WRITE, NOFOLLOW));
         } catch (NoSuchFileException e) {
             throw FileAccessException.notFound();
-        } catch (FileSystemException e) {
-            if (String.valueOf(e.getReason()).toLowerCase().contains("symbolic link")) {
+        } catch (IOException e) {
+            // A link swapped in is ELOOP, which Java reports as a plain IOException.
+            String reason = e instanceof FileSystemException f ? f.getReason() : e.getMessage();
+            if (String.valueOf(reason).contains("NOFOLLOW_LINKS")
+                    || String.valueOf(reason).toLowerCase().contains("symbolic link")) {
                 throw symlink();
             }
             throw new FileAccessException(
-                    SandboxException.Kind.CONFLICT,
-                    path + " cannot be opened safely now (" + e.getReason() + "); try again");
+                    SandboxException.Kind.CONFLICT, path + " cannot be opened safely now (" + reason + "); try again");
         }
         try {
             channel.position(0); // lseek(2): a FIFO or socket fails with ESPIPE
@@ -786,17 +823,29 @@ public final class Workspace {
             throw new IOException("directories nested deeper than " + MAX_DELETE_DEPTH + " levels");
         }
         for (Path entry : dir) {
-            Path name = entry.getFileName();
-            SecureDirectoryStream<Path> child = openChildDirectory(dir, name, attributes(dir, name));
-            if (child != null) {
-                try (child) {
-                    deleteContents(child, depth + 1);
-                }
-                dir.deleteDirectory(name);
-            } else {
-                dir.deleteFile(name);
-            }
+            removeEntry(dir, entry.getFileName(), depth + 1);
         }
+    }
+
+    /** Removes the entry name in dir: a file or link itself, a directory with what is in it. */
+    private void removeEntry(SecureDirectoryStream<Path> dir, Path name, int depth) throws IOException {
+        for (int attempt = 0; attempt < 3; attempt++) {
+            BasicFileAttributes attributes = attributes(dir, name);
+            if (!attributes.isDirectory()) {
+                dir.deleteFile(name);
+                return;
+            }
+            SecureDirectoryStream<Path> child = openChildDirectory(dir, name, attributes);
+            if (child == null) {
+                continue; // replaced since the check: look again
+            }
+            try (child) {
+                deleteContents(child, depth);
+            }
+            dir.deleteDirectory(name);
+            return;
+        }
+        throw new FileAccessException(SandboxException.Kind.CONFLICT, "'" + name + "' keeps changing; try again");
     }
 
     private void walk(SecureDirectoryStream<Path> dir, String prefix, Map<String, Stamp> files, int limit, int depth)
@@ -833,8 +882,10 @@ public final class Workspace {
     private SecureDirectoryStream<Path> openRoot(Deque<SecureDirectoryStream<Path>> opened) throws IOException {
         DirectoryStream<Path> stream;
         try {
-            stream = Files.newDirectoryStream(root);
-        } catch (NoSuchFileException e) {
+            // root/.: where sandbox code can rename the workspace itself (a workspace placed in
+            // a directory it may write), a FIFO put in its place is refused, not waited on.
+            stream = Files.newDirectoryStream(root.resolve("."));
+        } catch (NoSuchFileException | NotDirectoryException e) {
             throw FileAccessException.notFound();
         }
         if (!(stream instanceof SecureDirectoryStream<Path> secure)) {
@@ -979,11 +1030,23 @@ public final class Workspace {
         }
     }
 
-    private static void deleteQuietly(SecureDirectoryStream<Path> dir, Path name) {
+    /** Deletes the file an upload made, unless something else has taken its name since. */
+    private void deleteQuietly(SecureDirectoryStream<Path> dir, Path name, Object key) {
         try {
-            dir.deleteFile(name);
+            if (key != null && key.equals(keyOf(dir, name))) {
+                dir.deleteFile(name);
+            }
         } catch (IOException e) {
             // already gone
+        }
+    }
+
+    /** The device and inode at name (not following a link), or null when nothing is there. */
+    private Object keyOf(SecureDirectoryStream<Path> dir, Path name) throws IOException {
+        try {
+            return attributes(dir, name).fileKey();
+        } catch (FileAccessException e) {
+            return null;
         }
     }
 

@@ -3,6 +3,7 @@ package dev.interpretersandbox.lifecycle;
 import dev.interpretersandbox.cluster.Fleet;
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.files.Trees;
+import dev.interpretersandbox.files.Workspace;
 import dev.interpretersandbox.isolation.Cgroups;
 import dev.interpretersandbox.isolation.IsolationBackend;
 import dev.interpretersandbox.isolation.StateLayout;
@@ -92,12 +93,10 @@ class Lifecycle {
     /** Uploads stage new directories under the state directory and rename them into place. */
     private static void checkSameFilesystem(StateLayout layout, Path workspace) {
         try {
-            Files.createDirectories(workspace);
-            Object stateDevice = Files.getAttribute(layout.root(), "unix:dev");
-            Object workspaceDevice = Files.getAttribute(workspace, "unix:dev");
-            if (!stateDevice.equals(workspaceDevice)) {
+            if (!Workspace.renamesFrom(layout.staging(), workspace)) {
                 throw new IllegalStateException("sandbox.default-workspace " + workspace
-                        + " must be on the same filesystem as sandbox.state-dir " + layout.root());
+                        + " must be on the same filesystem and mount as sandbox.state-dir " + layout.root()
+                        + ": uploads and new directories are made there and renamed into the workspace");
             }
         } catch (IOException e) {
             throw new IllegalStateException(

@@ -169,13 +169,13 @@ class FilesIT {
             for (Path fifo : List.of(fileFifo, dirFifo, at.resolve("f"), at.resolve("d"))) {
                 Fifos.release(fifo);
             }
-        }
-        assertTrue(served > 0 && refused > 0, "served " + served + ", refused " + refused);
-        try (Stream<Path> left = Files.walk(at)) {
-            for (Path path : left.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(path);
+            try (Stream<Path> left = Files.walk(at)) {
+                for (Path path : left.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.delete(path);
+                }
             }
         }
+        assertTrue(served > 0 && refused > 0, "served " + served + ", refused " + refused);
     }
 
     private static void run(String... command) throws Exception {

@@ -1,6 +1,8 @@
 package dev.interpretersandbox.files;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -19,6 +21,7 @@ import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
@@ -47,6 +50,9 @@ class WorkspaceFifoTest {
     int uid;
     Workspace workspace;
     final List<Path> fifos = new ArrayList<>();
+    // Ends the loops of a test that timed out (their thread is left behind, stuck in an open that
+    // release() lets go), so they do not run on against a deleted directory.
+    volatile boolean over;
 
     @BeforeEach
     void setUp() throws IOException {
@@ -59,6 +65,7 @@ class WorkspaceFifoTest {
 
     @AfterEach
     void release() throws IOException {
+        over = true;
         for (Path fifo : fifos) {
             for (Path at : List.of(fifo, root.resolve("f"), root.resolve("d"), root.resolve("u"))) {
                 Fifos.release(at);
@@ -77,9 +84,19 @@ class WorkspaceFifoTest {
     @Test
     void aDownloadNeverOpensAFifoSwappedInForTheFile() throws Exception {
         Files.writeString(root.resolve("f"), "regular");
-        Outcomes outcomes = downloadsWhileSwapped(workspace);
+        Outcomes outcomes = downloadsWhileSwapped(workspace, fifo(dir.resolve("fifo")));
         assertTrue(outcomes.served.get() > 0, "some downloads got the file: " + outcomes);
-        assertTrue(outcomes.notRegular.get() > 0, "some met the FIFO: " + outcomes);
+        assertTrue(outcomes.refused.get() > 0, "some met the FIFO: " + outcomes);
+    }
+
+    @Test
+    void aDownloadNeverSendsWhatALinkSwappedInForTheFilePointsTo() throws Exception {
+        Files.writeString(root.resolve("f"), "regular");
+        Files.writeString(dir.resolve("secret"), "secret");
+        Outcomes outcomes =
+                downloadsWhileSwapped(workspace, Files.createSymbolicLink(dir.resolve("link"), dir.resolve("secret")));
+        assertTrue(outcomes.served.get() > 0, "some downloads got the file: " + outcomes);
+        assertTrue(outcomes.refused.get() > 0, "some met the link: " + outcomes);
     }
 
     @Test
@@ -91,7 +108,7 @@ class WorkspaceFifoTest {
         try (Fifos.Swapper swapper =
                 new Fifos.Swapper(root.resolve("d"), fifo(dir.resolve("fifo")), dir.resolve("spare"))) {
             assertTimeoutPreemptively(DEADLINE, () -> {
-                for (int i = 0; i < ROUNDS; i++) {
+                for (int i = 0; i < ROUNDS && !over; i++) {
                     try {
                         List<Workspace.Entry> entries = workspace.list(at("d"), 1, 10);
                         assertEquals(List.of("x"), names(entries));
@@ -144,7 +161,7 @@ class WorkspaceFifoTest {
     }
 
     @Test
-    void withoutAHardLinkADownloadOpensInPlaceAndStillNeverWaitsOnAFifo() throws Exception {
+    void withoutAHardLinkADownloadOpensInPlaceAndStillNeverWaitsOnAFifoNorFollowsALink() throws Exception {
         // Staging on another mount: link(2) fails with EXDEV, so downloads open the name itself.
         otherMount = Files.createTempDirectory(Path.of("/dev/shm"), "workspace-staging");
         Workspace unlinkable = new Workspace(root, otherMount, uid);
@@ -153,14 +170,56 @@ class WorkspaceFifoTest {
         FileTime modified = FileTime.fromMillis(1_000_000_000_000L);
         Files.setLastModifiedTime(file, modified);
         try (Workspace.Download download = unlinkable.openDownload(at("f"), sent -> {})) {
+            assertEquals(1, Files.getAttribute(file, "unix:nlink"), "opened in place, not through a link");
             assertEquals("regular", Files.readString(download.stage()), "a private copy to send");
         }
         assertEquals(modified, Files.getLastModifiedTime(file), "opened read-write, never written");
         assertEquals("regular", Files.readString(file));
 
-        Outcomes outcomes = downloadsWhileSwapped(unlinkable);
-        assertTrue(outcomes.served.get() > 0, "some downloads got the file: " + outcomes);
-        assertTrue(outcomes.notRegular.get() > 0, "some met the FIFO: " + outcomes);
+        Outcomes fifo = downloadsWhileSwapped(unlinkable, fifo(dir.resolve("fifo")));
+        assertTrue(fifo.served.get() > 0 && fifo.refused.get() > 0, "served and refused: " + fifo);
+        Files.writeString(dir.resolve("secret"), "secret");
+        Outcomes link =
+                downloadsWhileSwapped(unlinkable, Files.createSymbolicLink(dir.resolve("link"), dir.resolve("secret")));
+        assertTrue(link.served.get() > 0 && link.refused.get() > 0, "served and refused: " + link);
+    }
+
+    @Test
+    void theStartupCheckTellsWhetherStagingRenamesIntoTheWorkspace() throws Exception {
+        assertTrue(Workspace.renamesFrom(dir.resolve("staging"), root));
+        otherMount = Files.createTempDirectory(Path.of("/dev/shm"), "workspace-staging");
+        assertFalse(Workspace.renamesFrom(otherMount, root), "another mount");
+        try (var left = Files.list(root)) {
+            assertEquals(List.of(), left.toList(), "no probe left behind");
+        }
+    }
+
+    @Test
+    void aFifoInPlaceOfTheWorkspaceItselfIsNotWaitedOn() throws Exception {
+        Files.move(root, dir.resolve("moved"));
+        fifo(root);
+        assertTimeoutPreemptively(DEADLINE, () -> {
+            SandboxException listing = assertThrows(SandboxException.class, () -> workspace.list(at(""), 1, 10));
+            assertEquals(SandboxException.Kind.NOT_FOUND, listing.kind());
+            assertThrows(SandboxException.class, () -> workspace.openDownload(at("f"), sent -> {}));
+            assertEquals(Map.of(), workspace.snapshot(10));
+        });
+    }
+
+    @Test
+    void anUploadNotCommittedRemovesOnlyWhatItWrote() throws Exception {
+        Workspace.Upload upload = workspace.openUpload(at("w"), 1 << 20, written -> {});
+        upload.write(ByteBuffer.wrap("partial".getBytes(StandardCharsets.UTF_8)));
+        // Sandbox code (or a remove) takes the name away, and something else takes it.
+        Files.delete(root.resolve("w"));
+        Files.writeString(root.resolve("w"), "someone else's");
+        upload.close();
+        assertEquals("someone else's", Files.readString(root.resolve("w")));
+
+        Workspace.Upload failed = workspace.openUpload(at("x"), 1 << 20, written -> {});
+        failed.write(ByteBuffer.wrap("partial".getBytes(StandardCharsets.UTF_8)));
+        failed.close();
+        assertFalse(Files.exists(root.resolve("x"), LinkOption.NOFOLLOW_LINKS), "its own partial file goes");
     }
 
     @Test
@@ -172,6 +231,7 @@ class WorkspaceFifoTest {
             Files.writeString(root.resolve("d/x"), "inside");
             try (Fifos.Swapper swapper = new Fifos.Swapper(
                     root.resolve("d"), Files.createSymbolicLink(dir.resolve("link"), outside), dir.resolve("spare"))) {
+                swapper.awaitRunning();
                 try {
                     workspace.remove(at("d"));
                 } catch (SandboxException | IOException e) {
@@ -185,19 +245,23 @@ class WorkspaceFifoTest {
         }
     }
 
-    private Outcomes downloadsWhileSwapped(Workspace workspace) throws Exception {
+    /**
+     * Downloads f again and again while other (a FIFO, a link to a file outside) is swapped in
+     * for it: each call returns the file or a refusal, never what other is.
+     */
+    private Outcomes downloadsWhileSwapped(Workspace workspace, Path other) throws Exception {
         Outcomes outcomes = new Outcomes();
-        try (Fifos.Swapper swapper =
-                new Fifos.Swapper(root.resolve("f"), fifo(dir.resolve("fifo")), dir.resolve("spare"))) {
+        try (Fifos.Swapper swapper = new Fifos.Swapper(root.resolve("f"), other, dir.resolve("spare"))) {
+            swapper.awaitRunning();
             assertTimeoutPreemptively(DEADLINE, () -> {
-                for (int i = 0; i < ROUNDS; i++) {
+                for (int i = 0; i < ROUNDS && !over; i++) {
                     try (Workspace.Download download = workspace.openDownload(at("f"), sent -> {})) {
                         assertEquals("regular", read(download.channel()));
                         assertEquals("regular", Files.readString(download.stage()));
                         outcomes.served.incrementAndGet();
                     } catch (SandboxException e) {
                         switch (e.kind()) {
-                            case INVALID -> outcomes.notRegular.incrementAndGet();
+                            case INVALID, FORBIDDEN -> outcomes.refused.incrementAndGet();
                             case NOT_FOUND, CONFLICT -> outcomes.missed.incrementAndGet();
                             default -> throw e;
                         }
@@ -209,7 +273,8 @@ class WorkspaceFifoTest {
         return outcomes;
     }
 
-    private record Outcomes(AtomicInteger served, AtomicInteger notRegular, AtomicInteger missed) {
+    /** What the downloads got: the file, a refusal of what was swapped in, or nothing there. */
+    private record Outcomes(AtomicInteger served, AtomicInteger refused, AtomicInteger missed) {
         Outcomes() {
             this(new AtomicInteger(), new AtomicInteger(), new AtomicInteger());
         }

@@ -69,6 +69,17 @@ public final class Fifos {
             return swaps.get();
         }
 
+        /** Returns once the first swap is done, so that what comes next races with the rest. */
+        public void awaitRunning() throws InterruptedException {
+            long deadline = System.nanoTime() + 10_000_000_000L;
+            while (swaps.get() == 0 && thread.isAlive() && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            if (swaps.get() == 0) {
+                throw new AssertionError("the swapper did not run");
+            }
+        }
+
         @Override
         public void close() throws InterruptedException {
             stop.set(true);
