@@ -52,7 +52,7 @@ import java.util.function.LongConsumer;
  * New directories and uploaded files are made in a private staging directory and renamed into
  * place relative to the open parent, since Java has no mkdirat and changes an owner only through
  * an open of the name. Nothing is opened by a name sandbox code could have turned into a FIFO
- * meanwhile (see {@link #openDownload} and {@code openChildDirectory}): such an open would wait
+ * meanwhile (see {@link #openDownload} and {@link Trees#openChildDirectory}): such an open would wait
  * for a writer for good. Staging must be on the workspace's filesystem and mount ({@link
  * #renamesFrom}).
  *
@@ -62,7 +62,6 @@ import java.util.function.LongConsumer;
 public final class Workspace {
 
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
-    private static final int MAX_DELETE_DEPTH = 1000;
     private static final FileAttribute<Set<PosixFilePermission>> FILE_MODE =
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--"));
 
@@ -368,7 +367,7 @@ public final class Workspace {
         Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
         try {
             SecureDirectoryStream<Path> dir = walkTo(path.parents(), opened);
-            removeEntry(dir, Path.of(path.fileName()), 0);
+            Trees.removeEntry(dir, Path.of(path.fileName()), 0);
         } catch (NoSuchFileException e) {
             throw FileAccessException.notFound();
         } catch (FileSystemException e) {
@@ -795,7 +794,7 @@ public final class Workspace {
         }
         Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
         try {
-            deleteContents(openRoot(opened), opened);
+            Trees.deleteContents(openRoot(opened), 0);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot empty workspace " + root + ": " + e.getMessage(), e);
         } finally {
@@ -806,46 +805,6 @@ public final class Workspace {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot delete workspace " + root + ": " + e.getMessage(), e);
         }
-    }
-
-    private void deleteContents(SecureDirectoryStream<Path> dir, Deque<SecureDirectoryStream<Path>> opened)
-            throws IOException {
-        deleteContents(dir, 0);
-    }
-
-    /**
-     * Deletes what is in dir, never following a link. Each directory is closed once emptied, so
-     * a deep tree holds one descriptor per level it is in, and the depth is bounded (code can
-     * nest far deeper than any path the API takes).
-     */
-    private void deleteContents(SecureDirectoryStream<Path> dir, int depth) throws IOException {
-        if (depth > MAX_DELETE_DEPTH) {
-            throw new IOException("directories nested deeper than " + MAX_DELETE_DEPTH + " levels");
-        }
-        for (Path entry : dir) {
-            removeEntry(dir, entry.getFileName(), depth + 1);
-        }
-    }
-
-    /** Removes the entry name in dir: a file or link itself, a directory with what is in it. */
-    private void removeEntry(SecureDirectoryStream<Path> dir, Path name, int depth) throws IOException {
-        for (int attempt = 0; attempt < 3; attempt++) {
-            BasicFileAttributes attributes = attributes(dir, name);
-            if (!attributes.isDirectory()) {
-                dir.deleteFile(name);
-                return;
-            }
-            SecureDirectoryStream<Path> child = openChildDirectory(dir, name, attributes);
-            if (child == null) {
-                continue; // replaced since the check: look again
-            }
-            try (child) {
-                deleteContents(child, depth);
-            }
-            dir.deleteDirectory(name);
-            return;
-        }
-        throw new FileAccessException(SandboxException.Kind.CONFLICT, "'" + name + "' keeps changing; try again");
     }
 
     private void walk(SecureDirectoryStream<Path> dir, String prefix, Map<String, Stamp> files, int limit, int depth)
@@ -907,7 +866,7 @@ public final class Workspace {
             throw FileAccessException.notFound();
         }
         try {
-            SecureDirectoryStream<Path> child = openChildDirectory(dir, Path.of(name), attributes);
+            SecureDirectoryStream<Path> child = Trees.openChildDirectory(dir, Path.of(name), attributes);
             if (child == null) {
                 throw FileAccessException.notFound(); // replaced since the check
             }
@@ -920,47 +879,11 @@ public final class Workspace {
         }
     }
 
-    /**
-     * Opens the directory name in dir, or returns null when name no longer names the directory
-     * that attributes describe (sandbox code replaced it meanwhile).
-     *
-     * <p>It opens {@code name/.}, not {@code name}: Java opens with {@code O_RDONLY} and offers
-     * no {@code O_DIRECTORY}, and opening a FIFO that way waits for a writer, which sandbox code
-     * would never send, holding a service thread for good. Through {@code name/.} the kernel
-     * refuses anything but a directory ({@code ENOTDIR}) without opening it. That path follows a
-     * link at name, so what was opened must be the very directory checked (same device and
-     * inode): a link swapped in, to anywhere, is closed unread.
-     */
-    private static SecureDirectoryStream<Path> openChildDirectory(
-            SecureDirectoryStream<Path> dir, Path name, BasicFileAttributes attributes) throws IOException {
-        Object key = attributes.fileKey();
-        if (!attributes.isDirectory() || key == null) {
-            return null;
-        }
-        SecureDirectoryStream<Path> child;
-        try {
-            child = dir.newDirectoryStream(name.resolve("."), NOFOLLOW);
-        } catch (NoSuchFileException | NotDirectoryException e) {
-            return null;
-        }
-        boolean same = false;
-        try {
-            same = key.equals(child.getFileAttributeView(BasicFileAttributeView.class)
-                    .readAttributes()
-                    .fileKey());
-        } finally {
-            if (!same) {
-                child.close();
-            }
-        }
-        return same ? child : null;
-    }
-
     /** A directory met in a listing, or null when it is gone or was replaced since. */
     private SecureDirectoryStream<Path> openListedDirectory(
             SecureDirectoryStream<Path> dir, Path name, BasicFileAttributes attributes) {
         try {
-            return openChildDirectory(dir, name, attributes != null ? attributes : attributes(dir, name));
+            return Trees.openChildDirectory(dir, name, attributes != null ? attributes : attributes(dir, name));
         } catch (IOException | FileAccessException e) {
             return null;
         }

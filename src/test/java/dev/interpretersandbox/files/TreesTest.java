@@ -1,0 +1,92 @@
+package dev.interpretersandbox.files;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.interpretersandbox.support.Fifos;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The service deletes trees that sandbox code writes into (workspaces, scratch directories), as
+ * root, possibly while a process of it still runs: nothing outside the tree may go.
+ */
+class TreesTest {
+
+    @TempDir
+    Path dir;
+
+    Path outside;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        outside = Files.createDirectories(dir.resolve("outside"));
+        Files.writeString(outside.resolve("keep.txt"), "keep");
+    }
+
+    @Test
+    void deletesFilesDirectoriesFifosAndLinksButNotWhatLinksPointTo() throws Exception {
+        Path root = Files.createDirectories(dir.resolve("tree/a/b/c"));
+        root = dir.resolve("tree");
+        Files.writeString(root.resolve("a/b/c/f.txt"), "f");
+        Files.createSymbolicLink(root.resolve("a/to-outside"), outside);
+        Files.createSymbolicLink(root.resolve("a/to-file"), outside.resolve("keep.txt"));
+        Fifos.make(root.resolve("a/b/fifo"));
+        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> Trees.delete(dir.resolve("tree")));
+        assertFalse(Files.exists(root, LinkOption.NOFOLLOW_LINKS));
+        assertEquals("keep", Files.readString(outside.resolve("keep.txt")));
+        assertEquals(List.of(outside.resolve("keep.txt")), list(outside));
+
+        Path file = Files.writeString(dir.resolve("file"), "x");
+        Trees.delete(file);
+        assertFalse(Files.exists(file));
+        Path link = Files.createSymbolicLink(dir.resolve("link"), outside);
+        Trees.delete(link);
+        assertFalse(Files.exists(link, LinkOption.NOFOLLOW_LINKS));
+        assertEquals("keep", Files.readString(outside.resolve("keep.txt")), "the link went, not its target");
+        Trees.delete(dir.resolve("missing")); // nothing to do
+    }
+
+    @Test
+    void aDirectorySwappedForALinkWhileTheTreeIsDeletedIsNotFollowed() throws Exception {
+        int swapped = 0;
+        for (int round = 0; round < 200; round++) {
+            Path root = dir.resolve("tree");
+            // Many entries of the same names as outside's, so a walk that follows the swapped-in
+            // link deletes outside's.
+            for (int i = 0; i < 20; i++) {
+                Path sub = Files.createDirectories(root.resolve("sub/d" + i));
+                Files.writeString(sub.resolve("keep.txt"), "inside");
+                Files.writeString(root.resolve("sub/keep.txt"), "inside");
+            }
+            try (Fifos.Swapper swapper = new Fifos.Swapper(
+                    root.resolve("sub"),
+                    Files.createSymbolicLink(dir.resolve("link"), outside),
+                    dir.resolve("spare"))) {
+                swapper.awaitRunning();
+                Trees.delete(root);
+                swapped += swapper.swaps();
+            }
+            assertEquals("keep", Files.readString(outside.resolve("keep.txt")), "round " + round);
+            for (Path left : List.of(dir.resolve("link"), dir.resolve("spare"), root)) {
+                Trees.delete(left);
+            }
+        }
+        assertTrue(swapped > 200, "the swapper ran: " + swapped);
+    }
+
+    private static List<Path> list(Path dir) throws IOException {
+        try (var entries = Files.list(dir)) {
+            return entries.toList();
+        }
+    }
+}
