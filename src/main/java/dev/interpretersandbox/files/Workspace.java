@@ -62,6 +62,9 @@ import java.util.function.LongConsumer;
 public final class Workspace {
 
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
+    /** Entries an upload's room check looks at, at most (about a second of this host's time). */
+    static final int MAX_MEASURED_ENTRIES = 200_000;
+
     private static final FileAttribute<Set<PosixFilePermission>> FILE_MODE =
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--"));
 
@@ -763,28 +766,62 @@ public final class Workspace {
         }
     }
 
-    /** Every regular file (path relative to the workspace, '/'-separated), up to limit entries. */
-    public Map<String, Stamp> snapshot(int limit) {
+    /**
+     * Every regular file (path relative to the workspace, '/'-separated), up to maxFiles of them,
+     * looking at no more than maxEntries entries of any kind. Directories, links and FIFOs cost
+     * sandbox code no quota; bounded by files alone, a walk of 200 000 links took the service a
+     * second here, on every execution.
+     */
+    public Map<String, Stamp> snapshot(int maxFiles, int maxEntries) {
+        return walk(maxFiles, maxEntries).files();
+    }
+
+    /**
+     * Bytes used by regular files in the workspace, for an upload's room. A workspace of more
+     * than {@link #MAX_MEASURED_ENTRIES} entries is too costly to measure for every upload, and
+     * measuring part of it would let uploads pass the limit: that is a 413 saying so.
+     */
+    public long usage() {
+        return usage(MAX_MEASURED_ENTRIES);
+    }
+
+    long usage(int maxEntries) {
+        Walk walk = walk(Integer.MAX_VALUE, maxEntries);
+        if (walk.cut()) {
+            throw FileAccessException.tooLarge("the workspace holds more than " + maxEntries
+                    + " files, directories and links, too many to measure its size for an upload; remove some");
+        }
+        return walk.files().values().stream().mapToLong(Stamp::size).sum();
+    }
+
+    /** What a walk found, and whether it stopped at its entry budget with entries left. */
+    private record Walk(Map<String, Stamp> files, boolean cut) {}
+
+    /** Entries a walk may still look at. */
+    private static final class Budget {
+        int left;
+        boolean cut;
+
+        Budget(int left) {
+            this.left = left;
+        }
+    }
+
+    private Walk walk(int maxFiles, int maxEntries) {
         Map<String, Stamp> files = new HashMap<>();
+        Budget budget = new Budget(maxEntries);
         if (!Files.isDirectory(root, NOFOLLOW)) {
-            return files;
+            return new Walk(files, false);
         }
         Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
         try {
-            walk(openRoot(opened), "", files, limit, 0);
+            walk(openRoot(opened), "", files, maxFiles, budget, 0);
         } catch (IOException e) {
             // A file vanishing mid-walk is normal while code runs; report what we saw.
         } finally {
             closeAll(opened);
         }
-        return files;
-    }
-
-    /** Bytes used by regular files in the workspace. */
-    public long usage() {
-        return snapshot(Integer.MAX_VALUE).values().stream()
-                .mapToLong(Stamp::size)
-                .sum();
+        return new Walk(files, budget.cut);
     }
 
     /** Deletes the workspace and everything in it, never following links. */
@@ -807,12 +844,23 @@ public final class Workspace {
         }
     }
 
-    private void walk(SecureDirectoryStream<Path> dir, String prefix, Map<String, Stamp> files, int limit, int depth)
+    private void walk(
+            SecureDirectoryStream<Path> dir,
+            String prefix,
+            Map<String, Stamp> files,
+            int maxFiles,
+            Budget budget,
+            int depth)
             throws IOException {
         for (Path entry : dir) {
-            if (files.size() >= limit) {
+            if (files.size() >= maxFiles) {
                 return;
             }
+            if (budget.left <= 0) {
+                budget.cut = true;
+                return;
+            }
+            budget.left--;
             Path name = entry.getFileName();
             BasicFileAttributes attributes;
             try {
@@ -832,7 +880,7 @@ public final class Workspace {
                     continue; // replaced or removed since we listed it: skip
                 }
                 try (child) {
-                    walk(child, relative + "/", files, limit, depth + 1);
+                    walk(child, relative + "/", files, maxFiles, budget, depth + 1);
                 }
             }
         }

@@ -33,6 +33,8 @@ public final class Execution extends Job implements DriverClient.Observer {
     private static final Logger LOG = Logger.getLogger(Execution.class);
     /** Files tracked for file events; a workspace with more reports changes among these only. */
     static final int MAX_TRACKED_FILES = 10_000;
+    /** Entries of any kind a file-event snapshot looks at: links and directories cost no quota. */
+    static final int MAX_WALKED_ENTRIES = 20_000;
 
     private enum Phase {
         QUEUED,
@@ -135,7 +137,7 @@ public final class Execution extends Job implements DriverClient.Observer {
      * when not null, is what the caller must know first (the last kernel died).
      */
     void begin(KernelHandle ready, String notice) {
-        Map<String, Workspace.Stamp> snapshot = sandbox.workspace().snapshot(MAX_TRACKED_FILES);
+        Map<String, Workspace.Stamp> snapshot = sandbox.workspace().snapshot(MAX_TRACKED_FILES, MAX_WALKED_ENTRIES);
         ready.resetPeakMemory();
         Optional<Long> cpu = ready.cpuNanos();
         synchronized (this) {
@@ -342,7 +344,7 @@ public final class Execution extends Job implements DriverClient.Observer {
             long elapsed = System.nanoTime() - startedNanos;
             sandbox.addBusy(elapsed);
             ExecutionResult.Usage usage = usage(elapsed);
-            Map<String, Workspace.Stamp> after = sandbox.workspace().snapshot(MAX_TRACKED_FILES);
+            Map<String, Workspace.Stamp> after = sandbox.workspace().snapshot(MAX_TRACKED_FILES, MAX_WALKED_ENTRIES);
             Instant now = Instant.now();
             synchronized (this) {
                 status = stopStatus;

@@ -129,7 +129,7 @@ class WorkspaceFifoTest {
                     assertTrue(
                             both.equals(List.of("d", "x")) || both.equals(List.of("d")) || both.isEmpty(),
                             both::toString);
-                    assertTrue(Set.of(0, 1).contains(workspace.snapshot(10).size()));
+                    assertTrue(Set.of(0, 1).contains(workspace.snapshot(10, 100).size()));
                 }
             });
             assertTrue(swapper.swaps() > 100, "the swapper ran: " + swapper.swaps());
@@ -202,7 +202,7 @@ class WorkspaceFifoTest {
             SandboxException listing = assertThrows(SandboxException.class, () -> workspace.list(at(""), 1, 10));
             assertEquals(SandboxException.Kind.NOT_FOUND, listing.kind());
             assertThrows(SandboxException.class, () -> workspace.openDownload(at("f"), sent -> {}));
-            assertEquals(Map.of(), workspace.snapshot(10));
+            assertEquals(Map.of(), workspace.snapshot(10, 100));
         });
     }
 

@@ -43,6 +43,29 @@ class WorkspaceOperationsTest {
     }
 
     @Test
+    void walksLookAtABoundedNumberOfEntriesOfAnyKind() throws IOException {
+        // Links, directories and FIFOs cost sandbox code no quota, so they count like files.
+        Path links = Files.createDirectories(root.resolve("links"));
+        for (int i = 0; i < 300; i++) {
+            Files.createSymbolicLink(links.resolve("l" + i), outside.resolve("secret.txt"));
+        }
+        Files.writeString(root.resolve("one.txt"), "1");
+        assertEquals(1, workspace.usage(1000));
+        SandboxException tooMany = assertThrows(SandboxException.class, () -> workspace.usage(100));
+        assertEquals(SandboxException.Kind.TOO_LARGE, tooMany.kind());
+        assertTrue(tooMany.getMessage().contains("more than 100 files, directories and links"), tooMany.getMessage());
+
+        Path many = Files.createDirectories(dir.resolve("many"));
+        for (int i = 0; i < 250; i++) {
+            Files.writeString(many.resolve("f" + i), "x");
+        }
+        Workspace files = new Workspace(many, dir.resolve("staging"), (Integer) Files.getAttribute(many, "unix:uid"));
+        assertEquals(100, files.snapshot(1000, 100).size(), "no more entries looked at than allowed");
+        assertEquals(40, files.snapshot(40, 100).size(), "nor more files kept");
+        assertEquals(250, files.snapshot(1000, 1000).size());
+    }
+
+    @Test
     void listsStatsMakesMovesAndRemoves() throws IOException {
         assertTrue(workspace.makeDirectories(at("a/b")));
         assertFalse(workspace.makeDirectories(at("a/b")), "it existed");
