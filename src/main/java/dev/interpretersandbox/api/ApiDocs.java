@@ -194,7 +194,8 @@ import org.eclipse.microprofile.openapi.annotations.security.SecurityScheme;
                                                     example = ApiDocs.EXISTS)),
                             @APIResponse(
                                     name = "NoRoom",
-                                    description = "The file does not fit in the workspace.",
+                                    description = "The file does not fit in the workspace (or the workspace holds"
+                                            + " more than a million entries, too many to measure).",
                                     content =
                                             @Content(
                                                     mediaType = "application/json",

@@ -1,5 +1,6 @@
 package dev.interpretersandbox.files;
 
+import dev.interpretersandbox.log.LogSafe;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
@@ -12,6 +13,7 @@ import java.nio.file.SecureDirectoryStream;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.Objects;
+import java.util.UUID;
 import org.jboss.logging.Logger;
 
 /**
@@ -28,10 +30,16 @@ public final class Trees {
     private static final Logger LOG = Logger.getLogger(Trees.class);
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
     private static final int MAX_DEPTH = 1000;
+    private static final int MAX_ROUNDS = 10_000; // a chain of ten million directories
 
     private Trees() {}
 
-    /** Deletes a tree (or a file, or a link itself); logs failures. */
+    /**
+     * Deletes a tree (or a file, or a link itself); logs failures. What cannot be deleted does
+     * not stop the rest, and a tree nested deeper than {@link #MAX_DEPTH} is deleted too: each
+     * directory met at that depth is moved up into the root (renameat between open directories)
+     * and deleted in a further round.
+     */
     public static void delete(Path root) {
         try {
             BasicFileAttributes attributes;
@@ -40,7 +48,8 @@ public final class Trees {
             } catch (NoSuchFileException e) {
                 return;
             }
-            if (attributes.isDirectory()) {
+            // Another round (a directory stream lists once) while directories were moved up.
+            for (int round = 0; attributes.isDirectory() && round < MAX_ROUNDS; round++) {
                 // root's own parent is the service's; root/. refuses a FIFO put in its place
                 try (DirectoryStream<Path> stream = Files.newDirectoryStream(root.resolve("."))) {
                     if (!(stream instanceof SecureDirectoryStream<Path> dir)) {
@@ -49,53 +58,96 @@ public final class Trees {
                     if (!Objects.equals(attributes.fileKey(), ownKey(dir))) {
                         throw new IOException("replaced while it was opened");
                     }
-                    deleteContents(dir, 0);
+                    if (!deleteContents(dir, 0, dir)) {
+                        break;
+                    }
                 }
             }
             Files.deleteIfExists(root);
         } catch (IOException e) {
-            LOG.warnf("cannot delete %s: %s", root, e.getMessage());
+            LOG.warnf("cannot delete %s: %s", root, LogSafe.quote(e.getMessage()));
         }
     }
 
     /**
-     * Deletes what is in dir. Each directory is closed once emptied, so a deep tree holds one
-     * descriptor per level it is in, and the depth is bounded (code can nest far deeper than any
-     * path the API takes). Entries that vanish meanwhile are skipped.
+     * Deletes what is in dir, going on past what cannot be deleted (the first such failure is
+     * thrown at the end). Each directory is closed once emptied, so a deep tree holds two
+     * descriptors per level it is in, and the depth is bounded: past {@link #MAX_DEPTH} a
+     * directory is moved up into top (when top is not null; else that is a failure). Entries
+     * that vanish meanwhile are skipped.
+     *
+     * @return whether something was moved up into top, to be deleted in another round
      */
-    static void deleteContents(SecureDirectoryStream<Path> dir, int depth) throws IOException {
-        if (depth > MAX_DEPTH) {
-            throw new IOException("directories nested deeper than " + MAX_DEPTH + " levels");
-        }
+    static boolean deleteContents(SecureDirectoryStream<Path> dir, int depth, SecureDirectoryStream<Path> top)
+            throws IOException {
+        IOException first = null;
+        boolean moved = false;
         for (Path entry : dir) {
+            Path name = entry.getFileName();
             try {
-                removeEntry(dir, entry.getFileName(), depth + 1);
+                if (depth >= MAX_DEPTH) {
+                    BasicFileAttributes attributes = dir.getFileAttributeView(
+                                    name, BasicFileAttributeView.class, NOFOLLOW)
+                            .readAttributes();
+                    if (attributes.isDirectory()) {
+                        if (top == null) {
+                            throw new IOException("directories nested deeper than " + MAX_DEPTH + " levels");
+                        }
+                        dir.move(name, top, Path.of(".deep-" + UUID.randomUUID()));
+                        moved = true;
+                        continue;
+                    }
+                }
+                moved |= removeEntry(dir, name, depth + 1, top);
             } catch (NoSuchFileException e) {
                 // removed meanwhile
+            } catch (IOException e) {
+                if (first == null) {
+                    first = e;
+                }
             }
         }
+        if (first != null) {
+            throw first;
+        }
+        return moved;
     }
 
-    /** Removes the entry name in dir: a file or link itself, a directory with what is in it. */
-    static void removeEntry(SecureDirectoryStream<Path> dir, Path name, int depth) throws IOException {
+    /**
+     * Removes the entry name in dir: a file or link itself, a directory with what is in it.
+     *
+     * @param top where directories nested too deep are moved up to (see {@link #deleteContents}),
+     *     or null to refuse them
+     * @return whether something was moved up into top, so that the entry itself may remain
+     */
+    static boolean removeEntry(SecureDirectoryStream<Path> dir, Path name, int depth, SecureDirectoryStream<Path> top)
+            throws IOException {
         for (int attempt = 0; attempt < 3; attempt++) {
             BasicFileAttributes attributes = dir.getFileAttributeView(name, BasicFileAttributeView.class, NOFOLLOW)
                     .readAttributes();
             if (!attributes.isDirectory()) {
                 dir.deleteFile(name);
-                return;
+                return false;
             }
             SecureDirectoryStream<Path> child = openChildDirectory(dir, name, attributes);
             if (child == null) {
                 continue; // replaced since the check: look again
             }
+            boolean moved;
             try (child) {
-                deleteContents(child, depth);
+                moved = deleteContents(child, depth, top);
             }
             dir.deleteDirectory(name);
-            return;
+            return moved;
         }
-        throw new FileSystemException(name.toString(), null, "keeps changing; try again");
+        throw new ChangingException(name);
+    }
+
+    /** An entry that sandbox code keeps replacing while it is being removed. */
+    static final class ChangingException extends FileSystemException {
+        ChangingException(Path name) {
+            super(name.toString(), null, "keeps changing; try again");
+        }
     }
 
     /**

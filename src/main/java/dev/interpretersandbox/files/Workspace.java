@@ -62,8 +62,8 @@ import java.util.function.LongConsumer;
 public final class Workspace {
 
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
-    /** Entries an upload's room check looks at, at most (about a second of this host's time). */
-    static final int MAX_MEASURED_ENTRIES = 200_000;
+    /** Entries an upload's room check looks at, at most (a few seconds of this host's time). */
+    static final int MAX_MEASURED_ENTRIES = 1_000_000;
 
     private static final FileAttribute<Set<PosixFilePermission>> FILE_MODE =
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r--r--"));
@@ -370,9 +370,11 @@ public final class Workspace {
         Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
         try {
             SecureDirectoryStream<Path> dir = walkTo(path.parents(), opened);
-            Trees.removeEntry(dir, Path.of(path.fileName()), 0);
+            Trees.removeEntry(dir, Path.of(path.fileName()), 0, null);
         } catch (NoSuchFileException e) {
             throw FileAccessException.notFound();
+        } catch (Trees.ChangingException e) {
+            throw new FileAccessException(SandboxException.Kind.CONFLICT, path + " keeps changing; try again");
         } catch (FileSystemException e) {
             throw refused(e);
         } finally {
@@ -772,93 +774,100 @@ public final class Workspace {
      * sandbox code no quota; bounded by files alone, a walk of 200 000 links took the service a
      * second here, on every execution.
      */
-    public Map<String, Stamp> snapshot(int maxFiles, int maxEntries) {
-        return walk(maxFiles, maxEntries).files();
+    public Snapshot snapshot(int maxFiles, int maxEntries) {
+        Map<String, Stamp> files = new HashMap<>();
+        boolean complete = walk(maxEntries, (prefix, name, attributes) -> {
+                    files.put(
+                            prefix + name,
+                            new Stamp(
+                                    attributes.size(),
+                                    attributes.lastModifiedTime().to(TimeUnit.NANOSECONDS)));
+                    return files.size() < maxFiles;
+                })
+                .complete();
+        return new Snapshot(files, complete);
     }
 
     /**
+     * The regular files a snapshot saw; complete when it looked at every entry (not stopped by
+     * its bounds, nor by a file vanishing under it).
+     */
+    public record Snapshot(Map<String, Stamp> files, boolean complete) {}
+
+    /**
      * Bytes used by regular files in the workspace, for an upload's room. A workspace of more
-     * than {@link #MAX_MEASURED_ENTRIES} entries is too costly to measure for every upload, and
-     * measuring part of it would let uploads pass the limit: that is a 413 saying so.
+     * than {@link #MAX_MEASURED_ENTRIES} entries is too costly to measure for every upload: that
+     * is a 413 saying so. (Directories more than 64 levels deep are not counted.)
      */
     public long usage() {
         return usage(MAX_MEASURED_ENTRIES);
     }
 
     long usage(int maxEntries) {
-        Walk walk = walk(Integer.MAX_VALUE, maxEntries);
-        if (walk.cut()) {
+        long[] bytes = {0};
+        Budget walk = walk(maxEntries, (prefix, name, attributes) -> {
+            bytes[0] += attributes.size();
+            return true;
+        });
+        if (walk.cut) {
             throw FileAccessException.tooLarge("the workspace holds more than " + maxEntries
                     + " files, directories and links, too many to measure its size for an upload; remove some");
         }
-        return walk.files().values().stream().mapToLong(Stamp::size).sum();
+        return bytes[0];
     }
 
-    /** What a walk found, and whether it stopped at its entry budget with entries left. */
-    private record Walk(Map<String, Stamp> files, boolean cut) {}
+    /** Told of each regular file a walk meets; false ends the walk. */
+    private interface FileVisitor {
+        boolean file(String prefix, Path name, BasicFileAttributes attributes);
+    }
 
-    /** Entries a walk may still look at. */
+    /** A walk's bounds, and where it stopped. */
     private static final class Budget {
         int left;
-        boolean cut;
+        boolean cut; // ran out of entries with some left
+        boolean incomplete; // cut, stopped by its visitor, too deep, or a file vanished under it
 
         Budget(int left) {
             this.left = left;
         }
+
+        boolean complete() {
+            return !incomplete;
+        }
     }
 
-    private Walk walk(int maxFiles, int maxEntries) {
-        Map<String, Stamp> files = new HashMap<>();
+    private Budget walk(int maxEntries, FileVisitor visitor) {
         Budget budget = new Budget(maxEntries);
         if (!Files.isDirectory(root, NOFOLLOW)) {
-            return new Walk(files, false);
+            return budget;
         }
         Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
         try {
-            walk(openRoot(opened), "", files, maxFiles, budget, 0);
-        } catch (IOException e) {
-            // A file vanishing mid-walk is normal while code runs; report what we saw.
+            walk(openRoot(opened), "", visitor, budget, 0);
+        } catch (IOException | FileAccessException e) {
+            budget.incomplete = true; // a file vanishing mid-walk is normal while code runs
         } finally {
             closeAll(opened);
         }
-        return new Walk(files, budget.cut);
+        return budget;
     }
 
-    /** Deletes the workspace and everything in it, never following links. */
+    /**
+     * Deletes the workspace and everything in it, never acting through links, and logs what
+     * could not be deleted (see {@link Trees#delete}).
+     */
     public void delete() {
-        if (!Files.isDirectory(root, NOFOLLOW)) {
-            return;
-        }
-        Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
-        try {
-            Trees.deleteContents(openRoot(opened), 0);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot empty workspace " + root + ": " + e.getMessage(), e);
-        } finally {
-            closeAll(opened);
-        }
-        try {
-            Files.deleteIfExists(root);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot delete workspace " + root + ": " + e.getMessage(), e);
-        }
+        Trees.delete(root);
     }
 
-    private void walk(
-            SecureDirectoryStream<Path> dir,
-            String prefix,
-            Map<String, Stamp> files,
-            int maxFiles,
-            Budget budget,
-            int depth)
+    /** @return false when the walk is over (its visitor said so, or its budget ran out) */
+    private boolean walk(SecureDirectoryStream<Path> dir, String prefix, FileVisitor visitor, Budget budget, int depth)
             throws IOException {
         for (Path entry : dir) {
-            if (files.size() >= maxFiles) {
-                return;
-            }
             if (budget.left <= 0) {
                 budget.cut = true;
-                return;
+                budget.incomplete = true;
+                return false;
             }
             budget.left--;
             Path name = entry.getFileName();
@@ -868,22 +877,28 @@ public final class Workspace {
             } catch (FileAccessException e) {
                 continue;
             }
-            String relative = prefix + name;
             if (attributes.isRegularFile()) {
-                files.put(
-                        relative,
-                        new Stamp(
-                                attributes.size(), attributes.lastModifiedTime().to(TimeUnit.NANOSECONDS)));
-            } else if (attributes.isDirectory() && depth < 64) {
+                if (!visitor.file(prefix, name, attributes)) {
+                    budget.incomplete = true;
+                    return false;
+                }
+            } else if (attributes.isDirectory()) {
+                if (depth >= 64) {
+                    budget.incomplete = true;
+                    continue;
+                }
                 SecureDirectoryStream<Path> child = openListedDirectory(dir, name, attributes);
                 if (child == null) {
                     continue; // replaced or removed since we listed it: skip
                 }
                 try (child) {
-                    walk(child, relative + "/", files, maxFiles, budget, depth + 1);
+                    if (!walk(child, prefix + name + "/", visitor, budget, depth + 1)) {
+                        return false;
+                    }
                 }
             }
         }
+        return true;
     }
 
     private SecureDirectoryStream<Path> openRoot(Deque<SecureDirectoryStream<Path>> opened) throws IOException {

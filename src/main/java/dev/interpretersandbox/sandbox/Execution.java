@@ -36,6 +36,8 @@ public final class Execution extends Job implements DriverClient.Observer {
     /** Entries of any kind a file-event snapshot looks at: links and directories cost no quota. */
     static final int MAX_WALKED_ENTRIES = 20_000;
 
+    private static final long TIMESTAMP_SLACK_NANOS = 1_000_000_000L;
+
     private enum Phase {
         QUEUED,
         PREPARING,
@@ -56,7 +58,8 @@ public final class Execution extends Job implements DriverClient.Observer {
     private ExecutionStatus stopStatus;
     private boolean shutdown; // stopped because the service shuts down
     private KernelHandle kernel;
-    private Map<String, Workspace.Stamp> before = Map.of();
+    private Workspace.Snapshot before = new Workspace.Snapshot(Map.of(), true);
+    private long begunEpochNanos;
     private Optional<Long> cpuBefore = Optional.empty();
     private long startedNanos;
     private Deadlines.Deadline timer;
@@ -137,7 +140,8 @@ public final class Execution extends Job implements DriverClient.Observer {
      * when not null, is what the caller must know first (the last kernel died).
      */
     void begin(KernelHandle ready, String notice) {
-        Map<String, Workspace.Stamp> snapshot = sandbox.workspace().snapshot(MAX_TRACKED_FILES, MAX_WALKED_ENTRIES);
+        long begun = epochNanos(Instant.now());
+        Workspace.Snapshot snapshot = sandbox.workspace().snapshot(MAX_TRACKED_FILES, MAX_WALKED_ENTRIES);
         ready.resetPeakMemory();
         Optional<Long> cpu = ready.cpuNanos();
         synchronized (this) {
@@ -146,6 +150,7 @@ public final class Execution extends Job implements DriverClient.Observer {
             } else {
                 kernel = ready;
                 before = snapshot;
+                begunEpochNanos = begun;
                 cpuBefore = cpu;
                 phase = Phase.RUNNING;
                 startedNanos = System.nanoTime();
@@ -337,6 +342,24 @@ public final class Execution extends Job implements DriverClient.Observer {
         kernel.driver().detach();
     }
 
+    /**
+     * Whether a file the second snapshot saw was created or changed since the first. A file the
+     * first did not see is new, unless the first stopped short of it (a workspace past the
+     * snapshot's bounds, where deleting a directory lets the second walk reach further): then only
+     * a file written since the execution began counts (a second of slack for coarse timestamps).
+     */
+    static boolean changed(Workspace.Snapshot before, String path, Workspace.Stamp now, long begunEpochNanos) {
+        Workspace.Stamp was = before.files().get(path);
+        if (was != null) {
+            return !was.equals(now);
+        }
+        return before.complete() || now.modifiedNanos() >= begunEpochNanos - TIMESTAMP_SLACK_NANOS;
+    }
+
+    private static long epochNanos(Instant instant) {
+        return instant.getEpochSecond() * 1_000_000_000L + instant.getNano();
+    }
+
     /** Usage, held-back output and file events, then the result (execution or lifecycle thread). */
     private void finish() {
         ExecutionStatus status;
@@ -344,13 +367,13 @@ public final class Execution extends Job implements DriverClient.Observer {
             long elapsed = System.nanoTime() - startedNanos;
             sandbox.addBusy(elapsed);
             ExecutionResult.Usage usage = usage(elapsed);
-            Map<String, Workspace.Stamp> after = sandbox.workspace().snapshot(MAX_TRACKED_FILES, MAX_WALKED_ENTRIES);
+            Workspace.Snapshot after = sandbox.workspace().snapshot(MAX_TRACKED_FILES, MAX_WALKED_ENTRIES);
             Instant now = Instant.now();
             synchronized (this) {
                 status = stopStatus;
                 guard.finish();
-                after.entrySet().stream()
-                        .filter(e -> !e.getValue().equals(before.get(e.getKey())))
+                after.files().entrySet().stream()
+                        .filter(e -> changed(before, e.getKey(), e.getValue(), begunEpochNanos))
                         .sorted(Map.Entry.comparingByKey())
                         .forEach(e -> sink.event(
                                 Event.file(now, e.getKey(), e.getValue().size())));

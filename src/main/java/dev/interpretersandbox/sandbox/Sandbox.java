@@ -1017,7 +1017,7 @@ public final class Sandbox {
             try {
                 workspace.delete();
             } catch (RuntimeException e) {
-                LOG.warnf("cannot delete workspace of sandbox %s: %s", id, e.getMessage());
+                LOG.warnf("cannot delete workspace of sandbox %s: %s", id, LogSafe.quote(e.getMessage()));
             }
         }
         synchronized (this) {
@@ -1066,7 +1066,7 @@ public final class Sandbox {
                     try {
                         workspace.delete();
                     } catch (RuntimeException e) {
-                        LOG.warnf("cannot delete workspace of sandbox %s: %s", id, e.getMessage());
+                        LOG.warnf("cannot delete workspace of sandbox %s: %s", id, LogSafe.quote(e.getMessage()));
                     }
                 },
                 context.workers().lifecycle());

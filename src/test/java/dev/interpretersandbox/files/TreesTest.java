@@ -2,13 +2,19 @@ package dev.interpretersandbox.files;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.interpretersandbox.support.Fifos;
 import java.io.IOException;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.SecureDirectoryStream;
+import java.nio.file.attribute.BasicFileAttributeView;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
@@ -53,6 +59,43 @@ class TreesTest {
         assertFalse(Files.exists(link, LinkOption.NOFOLLOW_LINKS));
         assertEquals("keep", Files.readString(outside.resolve("keep.txt")), "the link went, not its target");
         Trees.delete(dir.resolve("missing")); // nothing to do
+    }
+
+    @Test
+    void aTreeDeeperThanTheLimitIsDeletedWhole() throws Exception {
+        Path root = Files.createDirectories(dir.resolve("tree"));
+        Path deep = Files.createDirectories(root.resolve("d/" + "d/".repeat(1100)));
+        Files.writeString(deep.resolve("bottom.txt"), "x");
+        for (int i = 0; i < 50; i++) {
+            Files.writeString(root.resolve("f" + i), "x");
+        }
+        Trees.delete(root);
+        assertFalse(Files.exists(root, LinkOption.NOFOLLOW_LINKS), "the deep chain and its siblings went");
+    }
+
+    @Test
+    void aDirectoryIsOpenedOnlyIfItIsStillTheOneFound() throws Exception {
+        Path root = Files.createDirectories(dir.resolve("tree"));
+        Files.createDirectories(root.resolve("d"));
+        try (DirectoryStream<Path> stream = Files.newDirectoryStream(root)) {
+            SecureDirectoryStream<Path> tree = (SecureDirectoryStream<Path>) stream;
+            Path d = Path.of("d");
+            BasicFileAttributes found = tree.getFileAttributeView(
+                            d, BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                    .readAttributes();
+            try (SecureDirectoryStream<Path> same = Trees.openChildDirectory(tree, d, found)) {
+                assertNotNull(same);
+            }
+            Files.move(root.resolve("d"), dir.resolve("moved"));
+            Files.createSymbolicLink(root.resolve("d"), outside);
+            assertNull(Trees.openChildDirectory(tree, d, found), "a link swapped in, to a directory");
+            Files.delete(root.resolve("d"));
+            Files.createDirectories(root.resolve("d"));
+            assertNull(Trees.openChildDirectory(tree, d, found), "another directory");
+            Files.delete(root.resolve("d"));
+            Fifos.make(root.resolve("d"));
+            assertNull(Trees.openChildDirectory(tree, d, found), "a FIFO, not waited on");
+        }
     }
 
     @Test

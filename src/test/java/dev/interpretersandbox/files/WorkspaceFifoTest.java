@@ -129,7 +129,8 @@ class WorkspaceFifoTest {
                     assertTrue(
                             both.equals(List.of("d", "x")) || both.equals(List.of("d")) || both.isEmpty(),
                             both::toString);
-                    assertTrue(Set.of(0, 1).contains(workspace.snapshot(10, 100).size()));
+                    assertTrue(Set.of(0, 1)
+                            .contains(workspace.snapshot(10, 100).files().size()));
                 }
             });
             assertTrue(swapper.swaps() > 100, "the swapper ran: " + swapper.swaps());
@@ -202,7 +203,7 @@ class WorkspaceFifoTest {
             SandboxException listing = assertThrows(SandboxException.class, () -> workspace.list(at(""), 1, 10));
             assertEquals(SandboxException.Kind.NOT_FOUND, listing.kind());
             assertThrows(SandboxException.class, () -> workspace.openDownload(at("f"), sent -> {}));
-            assertEquals(Map.of(), workspace.snapshot(10, 100));
+            assertEquals(Map.of(), workspace.snapshot(10, 100).files());
         });
     }
 

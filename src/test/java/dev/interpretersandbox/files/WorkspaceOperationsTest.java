@@ -60,9 +60,13 @@ class WorkspaceOperationsTest {
             Files.writeString(many.resolve("f" + i), "x");
         }
         Workspace files = new Workspace(many, dir.resolve("staging"), (Integer) Files.getAttribute(many, "unix:uid"));
-        assertEquals(100, files.snapshot(1000, 100).size(), "no more entries looked at than allowed");
-        assertEquals(40, files.snapshot(40, 100).size(), "nor more files kept");
-        assertEquals(250, files.snapshot(1000, 1000).size());
+        Workspace.Snapshot cut = files.snapshot(1000, 100);
+        assertEquals(100, cut.files().size(), "no more entries looked at than allowed");
+        assertFalse(cut.complete());
+        assertEquals(40, files.snapshot(40, 100).files().size(), "nor more files kept");
+        Workspace.Snapshot whole = files.snapshot(1000, 1000);
+        assertEquals(250, whole.files().size());
+        assertTrue(whole.complete());
     }
 
     @Test
