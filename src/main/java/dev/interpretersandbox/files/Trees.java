@@ -50,11 +50,7 @@ public final class Trees {
             }
             // Another round (a directory stream lists once) while directories were moved up.
             for (int round = 0; attributes.isDirectory() && round < MAX_ROUNDS; round++) {
-                // root's own parent is the service's; root/. refuses a FIFO put in its place
-                try (DirectoryStream<Path> stream = Files.newDirectoryStream(root.resolve("."))) {
-                    if (!(stream instanceof SecureDirectoryStream<Path> dir)) {
-                        throw new IOException("this platform cannot delete race-free (no SecureDirectoryStream)");
-                    }
+                try (SecureDirectoryStream<Path> dir = openDirectory(root)) {
                     if (!Objects.equals(attributes.fileKey(), ownKey(dir))) {
                         throw new IOException("replaced while it was opened");
                     }
@@ -182,6 +178,20 @@ public final class Trees {
             }
         }
         return same ? child : null;
+    }
+
+    /**
+     * Opens the directory at path (a path the service trusts up to its last component) for
+     * calls relative to it. It opens {@code path/.}: should sandbox code have put a FIFO in its
+     * place, the kernel refuses it rather than wait for a writer.
+     */
+    static SecureDirectoryStream<Path> openDirectory(Path path) throws IOException {
+        DirectoryStream<Path> stream = Files.newDirectoryStream(path.resolve("."));
+        if (stream instanceof SecureDirectoryStream<Path> secure) {
+            return secure;
+        }
+        stream.close();
+        throw new IOException("this platform cannot open directories race-free (no SecureDirectoryStream)");
     }
 
     /** The device and inode of an open directory (fstat). */

@@ -10,7 +10,6 @@ import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
@@ -197,12 +196,12 @@ public final class Workspace {
             Files.setAttribute(file, "unix:gid", uid, NOFOLLOW);
             Object key = Files.readAttributes(file, BasicFileAttributes.class, NOFOLLOW)
                     .fileKey();
-            try (DirectoryStream<Path> stagingStream = Files.newDirectoryStream(staging)) {
+            try (SecureDirectoryStream<Path> stagingStream = Trees.openDirectory(staging)) {
                 if (!Objects.equals(placeholder, keyOf(dir, name))) {
                     throw new FileAccessException(
                             SandboxException.Kind.CONFLICT, "'" + name + "' was replaced during the upload");
                 }
-                ((SecureDirectoryStream<Path>) stagingStream).move(file.getFileName(), dir, name);
+                stagingStream.move(file.getFileName(), dir, name);
             } catch (FileSystemException e) {
                 throw refused(e); // the placeholder was replaced by a directory meanwhile
             }
@@ -579,6 +578,7 @@ public final class Workspace {
                 dir = openDirectory(dir, name, opened);
             }
             Path name = Path.of(path.fileName());
+            Files.createDirectories(staging);
             for (int attempt = 0; attempt < 3; attempt++) {
                 BasicFileAttributes attributes = attributes(dir, name);
                 if (attributes.isSymbolicLink()) {
@@ -591,7 +591,6 @@ public final class Workspace {
                     throw FileAccessException.badRequest(path + " is not a regular file (FIFO, socket or device)");
                 }
                 Path link = staging.resolve("download-" + UUID.randomUUID());
-                Files.createDirectories(staging);
                 try {
                     // link(2) by name: it never follows a link at the last component, and
                     // whatever a link planted in a parent reached is refused just below.
@@ -640,7 +639,8 @@ public final class Workspace {
 
     /**
      * Opens a regular file by its name when no hard link to it can be made (the file has the
-     * most links the filesystem allows, or the filesystem refuses links). It opens for reading
+     * most links the filesystem allows, the filesystem refuses links, or a parent was renamed
+     * since the walk). It opens for reading
      * and writing, which Linux never holds for a FIFO (fifo(7)), and never writes; a FIFO or
      * other unseekable file swapped in since the check is refused. Where the service may not
      * open the file for writing (a read-only file, or a program running from it), the download
@@ -656,8 +656,7 @@ public final class Workspace {
         } catch (IOException e) {
             // A link swapped in is ELOOP, which Java reports as a plain IOException.
             String reason = e instanceof FileSystemException f ? f.getReason() : e.getMessage();
-            if (String.valueOf(reason).contains("NOFOLLOW_LINKS")
-                    || String.valueOf(reason).toLowerCase().contains("symbolic link")) {
+            if (metALink(reason)) {
                 throw symlink();
             }
             throw new FileAccessException(
@@ -902,17 +901,13 @@ public final class Workspace {
     }
 
     private SecureDirectoryStream<Path> openRoot(Deque<SecureDirectoryStream<Path>> opened) throws IOException {
-        DirectoryStream<Path> stream;
+        SecureDirectoryStream<Path> secure;
         try {
-            // root/.: where sandbox code can rename the workspace itself (a workspace placed in
-            // a directory it may write), a FIFO put in its place is refused, not waited on.
-            stream = Files.newDirectoryStream(root.resolve("."));
+            // Sandbox code can rename the workspace itself where it sits in a directory that code
+            // may write: a FIFO put in its place is refused, not waited on.
+            secure = Trees.openDirectory(root);
         } catch (NoSuchFileException | NotDirectoryException e) {
             throw FileAccessException.notFound();
-        }
-        if (!(stream instanceof SecureDirectoryStream<Path> secure)) {
-            stream.close();
-            throw new IOException("this platform cannot open directories race-free (no SecureDirectoryStream)");
         }
         opened.push(secure);
         return secure;
@@ -984,8 +979,7 @@ public final class Workspace {
         try {
             Files.setAttribute(fresh, "unix:uid", uid, NOFOLLOW);
             Files.setAttribute(fresh, "unix:gid", uid, NOFOLLOW);
-            try (DirectoryStream<Path> stagingStream = Files.newDirectoryStream(staging)) {
-                SecureDirectoryStream<Path> secureStaging = (SecureDirectoryStream<Path>) stagingStream;
+            try (SecureDirectoryStream<Path> secureStaging = Trees.openDirectory(staging)) {
                 // renameat(2) onto an existing empty directory would replace it; check first and
                 // tolerate the (harmless: empty replaces empty) race.
                 try {
@@ -1040,9 +1034,15 @@ public final class Workspace {
         return FileAccessException.forbidden("symbolic links are not followed by the file API");
     }
 
+    /** Whether an open with O_NOFOLLOW failed on a link (ELOOP), from the JDK's wording. */
+    private static boolean metALink(String reason) {
+        String text = String.valueOf(reason);
+        return text.contains("NOFOLLOW_LINKS") || text.toLowerCase().contains("symbolic link");
+    }
+
     private static FileAccessException refused(FileSystemException e) {
         String reason = String.valueOf(e.getReason()).toLowerCase();
-        if (reason.contains("symbolic link")) {
+        if (metALink(e.getReason())) {
             return symlink();
         }
         if (reason.contains("not a directory")) {
