@@ -36,6 +36,12 @@ public interface IsolationBackend extends KernelLauncher {
     void remove(String containerId);
 
     /**
+     * Removes the cgroup directories this service instance left behind: at start, once the
+     * containers of a previous run are removed, and at stop, once every kernel is gone.
+     */
+    void sweep();
+
+    /**
      * The memory the service's own cgroup allows (a pod's or a unit's limit), when it has one: the
      * sandboxes' default memory budget is a share of it rather than of the host's memory.
      */

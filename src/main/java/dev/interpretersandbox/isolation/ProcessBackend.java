@@ -114,6 +114,11 @@ public class ProcessBackend implements IsolationBackend {
     }
 
     @Override
+    public void sweep() {
+        cgroups.sweep();
+    }
+
+    @Override
     public Set<String> containers() {
         Set<String> ids = new TreeSet<>(cgroups.containers());
         try (var scratches = Files.list(layout.scratches())) {

@@ -124,6 +124,11 @@ public class RunscBackend implements IsolationBackend {
     }
 
     @Override
+    public void sweep() {
+        cgroups.sweep();
+    }
+
+    @Override
     public Set<String> containers() {
         Set<String> ids = new TreeSet<>(cgroups.containers());
         try {

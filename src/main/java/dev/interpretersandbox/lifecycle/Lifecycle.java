@@ -4,7 +4,6 @@ import dev.interpretersandbox.cluster.Fleet;
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.files.Trees;
 import dev.interpretersandbox.files.Workspace;
-import dev.interpretersandbox.isolation.Cgroups;
 import dev.interpretersandbox.isolation.IsolationBackend;
 import dev.interpretersandbox.isolation.StateLayout;
 import dev.interpretersandbox.log.LogSafe;
@@ -35,7 +34,6 @@ class Lifecycle {
 
     private final SandboxConfig config;
     private final IsolationBackend backend;
-    private final Cgroups cgroups;
     private final RuntimeCheck runtime;
     private final SandboxService sandboxes;
     private final Clock clock;
@@ -44,7 +42,6 @@ class Lifecycle {
     Lifecycle(
             SandboxConfig config,
             IsolationBackend backend,
-            Cgroups cgroups,
             RuntimeCheck runtime,
             SandboxService sandboxes,
             Clock clock,
@@ -52,7 +49,6 @@ class Lifecycle {
         this.fleet = fleet;
         this.config = config;
         this.backend = backend;
-        this.cgroups = cgroups;
         this.runtime = runtime;
         this.sandboxes = sandboxes;
         this.clock = clock;
@@ -113,7 +109,7 @@ class Lifecycle {
     void sweep(StateLayout layout) {
         Set<String> containers = backend.containers();
         containers.forEach(backend::remove);
-        cgroups.sweep();
+        backend.sweep();
         if (!config.sandboxes().durable()) {
             Trees.delete(layout.sandboxes());
             Trees.delete(layout.removed());
@@ -167,6 +163,6 @@ class Lifecycle {
     /** Last phase: whatever still runs is torn down (everything worth keeping was saved before). */
     void onStop(@Observes ShutdownEvent event) {
         sandboxes.destroyAll();
-        cgroups.sweep(); // the instance's own (now empty) cgroup directories
+        backend.sweep(); // the instance's own (now empty) cgroup directories
     }
 }

@@ -76,7 +76,7 @@ public final class Sandbox {
     private final Deque<Job> jobs = new ArrayDeque<>();
     private final CompletableFuture<Void> quiescent = new CompletableFuture<>();
 
-    private SandboxState state = SandboxState.STOPPED;
+    private SandboxState state; // written only by the constructor and transition
     private SandboxSpec spec;
     private KernelHandle kernel;
     private Job active;
@@ -97,6 +97,11 @@ public final class Sandbox {
     private final Object recordLock = new Object(); // one record write at a time, in snapshot order
 
     Sandbox(String id, SandboxSpec spec, SandboxContext context, Workspace workspace) {
+        this(id, spec, context, workspace, SandboxState.STOPPED);
+    }
+
+    private Sandbox(String id, SandboxSpec spec, SandboxContext context, Workspace workspace, SandboxState state) {
+        this.state = state;
         this.id = id;
         this.spec = spec;
         this.context = context;
@@ -118,7 +123,9 @@ public final class Sandbox {
                 Duration.ofMillis(record.idleTimeoutMillis()),
                 record.metadata(),
                 record.accessTokenHashes());
-        Sandbox sandbox = new Sandbox(record.id(), spec, context, workspace);
+        boolean saved = record.kernel() == SandboxRecord.KernelState.SAVED;
+        Sandbox sandbox =
+                new Sandbox(record.id(), spec, context, workspace, saved ? SandboxState.PAUSED : SandboxState.STOPPED);
         synchronized (sandbox) {
             sandbox.createdAt = record.createdAt();
             sandbox.lastActivity = record.lastActivity();
@@ -126,9 +133,8 @@ public final class Sandbox {
             sandbox.pausable = record.pausable();
             sandbox.registered = true;
             sandbox.notice = notice;
-            if (record.kernel() == SandboxRecord.KernelState.SAVED) {
+            if (saved) {
                 sandbox.hibernation.adopt(record.pausedAt());
-                sandbox.state = SandboxState.PAUSED;
             }
         }
         return sandbox;
