@@ -12,7 +12,11 @@ import java.nio.file.Path;
 import java.nio.file.SecureDirectoryStream;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.util.EnumSet;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 import org.jboss.logging.Logger;
 
@@ -38,7 +42,9 @@ public final class Trees {
      * Deletes a tree (or a file, or a link itself); logs failures. What cannot be deleted does
      * not stop the rest, and a tree nested deeper than {@link #MAX_DEPTH} is deleted too: each
      * directory met at that depth is moved up into the root (renameat between open directories)
-     * and deleted in a further round.
+     * and deleted in a further round. Directories whose owner may not write or search them (a
+     * Go module cache, {@code chmod -R a-w}) are made so first: a service that is not root runs
+     * sandbox code as its own user, and would otherwise leave such a tree on disk for good.
      */
     public static void delete(Path root) {
         try {
@@ -54,7 +60,8 @@ public final class Trees {
                     if (!Objects.equals(attributes.fileKey(), ownKey(dir))) {
                         throw new IOException("replaced while it was opened");
                     }
-                    if (!deleteContents(dir, 0, dir)) {
+                    unlock(dir);
+                    if (!deleteContents(dir, 0, dir, true)) {
                         break;
                     }
                 }
@@ -72,9 +79,12 @@ public final class Trees {
      * directory is moved up into top (when top is not null; else that is a failure). Entries
      * that vanish meanwhile are skipped.
      *
+     * @param unlock whether each directory below dir is first made writable and searchable by its
+     *     owner (see {@link #unlock}); an API remove does not, as {@code rm -r} does not
      * @return whether something was moved up into top, to be deleted in another round
      */
-    static boolean deleteContents(SecureDirectoryStream<Path> dir, int depth, SecureDirectoryStream<Path> top)
+    static boolean deleteContents(
+            SecureDirectoryStream<Path> dir, int depth, SecureDirectoryStream<Path> top, boolean unlock)
             throws IOException {
         IOException first = null;
         boolean moved = false;
@@ -94,7 +104,7 @@ public final class Trees {
                         continue;
                     }
                 }
-                moved |= removeEntry(dir, name, depth + 1, top);
+                moved |= removeEntry(dir, name, depth + 1, top, unlock);
             } catch (NoSuchFileException e) {
                 // removed meanwhile
             } catch (IOException e) {
@@ -114,9 +124,11 @@ public final class Trees {
      *
      * @param top where directories nested too deep are moved up to (see {@link #deleteContents}),
      *     or null to refuse them
+     * @param unlock see {@link #deleteContents}
      * @return whether something was moved up into top, so that the entry itself may remain
      */
-    static boolean removeEntry(SecureDirectoryStream<Path> dir, Path name, int depth, SecureDirectoryStream<Path> top)
+    static boolean removeEntry(
+            SecureDirectoryStream<Path> dir, Path name, int depth, SecureDirectoryStream<Path> top, boolean unlock)
             throws IOException {
         for (int attempt = 0; attempt < 3; attempt++) {
             BasicFileAttributes attributes = dir.getFileAttributeView(name, BasicFileAttributeView.class, NOFOLLOW)
@@ -131,12 +143,37 @@ public final class Trees {
             }
             boolean moved;
             try (child) {
-                moved = deleteContents(child, depth, top);
+                if (unlock) {
+                    unlock(child);
+                }
+                moved = deleteContents(child, depth, top, unlock);
             }
             dir.deleteDirectory(name);
             return moved;
         }
         throw new ChangingException(name);
+    }
+
+    /**
+     * Adds write and search for its owner to an open directory that lacks them, so that what is
+     * in it can be deleted by a service that is not root. It changes the mode through the
+     * directory's own descriptor (fchmod): nothing is opened or followed by name. A directory the
+     * service does not own stays as it is, and deleting what is in it fails as before.
+     */
+    static void unlock(SecureDirectoryStream<Path> dir) {
+        PosixFileAttributeView view = dir.getFileAttributeView(PosixFileAttributeView.class);
+        if (view == null) {
+            return;
+        }
+        try {
+            Set<PosixFilePermission> permissions = EnumSet.noneOf(PosixFilePermission.class);
+            permissions.addAll(view.readAttributes().permissions());
+            if (permissions.addAll(EnumSet.of(PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE))) {
+                view.setPermissions(permissions);
+            }
+        } catch (IOException e) {
+            // not its owner: the deletes below report what stays
+        }
     }
 
     /** An entry that sandbox code keeps replacing while it is being removed. */

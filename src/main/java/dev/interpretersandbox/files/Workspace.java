@@ -369,7 +369,7 @@ public final class Workspace {
         Deque<SecureDirectoryStream<Path>> opened = new ArrayDeque<>();
         try {
             SecureDirectoryStream<Path> dir = walkTo(path.parents(), opened);
-            Trees.removeEntry(dir, Path.of(path.fileName()), 0, null);
+            Trees.removeEntry(dir, Path.of(path.fileName()), 0, null, false);
         } catch (NoSuchFileException e) {
             throw FileAccessException.notFound();
         } catch (Trees.ChangingException e) {

@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.interpretersandbox.support.Fifos;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -15,8 +17,11 @@ import java.nio.file.Path;
 import java.nio.file.SecureDirectoryStream;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -120,6 +125,53 @@ class TreesTest {
             for (Path left : List.of(dir.resolve("link"), dir.resolve("spare"), root)) {
                 Trees.delete(left);
             }
+        }
+    }
+
+    /**
+     * A service that is not root runs sandbox code as its own user, and sandbox code can leave
+     * directories their owner may not write (a Go module cache, {@code chmod -R a-w}); the tree
+     * must still go. Root ignores file modes, so under root the delete runs in a JVM without the
+     * capabilities that let it (setpriv); the child first checks that it is refused a plain delete.
+     */
+    @Test
+    void directoriesTheirOwnerMayNotWriteAreDeletedByAServiceThatIsNotRoot() throws Exception {
+        Path tree = dir.resolve("tree");
+        Path deepest = Files.createDirectories(tree.resolve("a/b"));
+        Files.writeString(deepest.resolve("f"), "x");
+        Files.writeString(tree.resolve("a/g"), "y");
+        for (Path readOnly : List.of(deepest, tree.resolve("a"), tree)) {
+            Files.setPosixFilePermissions(readOnly, PosixFilePermissions.fromString("r-x------"));
+        }
+        List<String> command = new ArrayList<>();
+        if ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid") == 0) {
+            command.addAll(List.of("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"));
+        }
+        command.addAll(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp",
+                System.getProperty("java.class.path"),
+                DeleteAsOwner.class.getName(),
+                tree.toString()));
+        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(child.waitFor(60, TimeUnit.SECONDS));
+        assertTrue(output.startsWith("refused\ndeleted\n"), output);
+        assertFalse(Files.exists(tree, LinkOption.NOFOLLOW_LINKS), "what the delete left: " + output);
+    }
+
+    /** The child of the test above: a plain delete first (refused), then {@link Trees#delete}. */
+    static final class DeleteAsOwner {
+        public static void main(String[] args) {
+            Path tree = Path.of(args[0]);
+            try {
+                Files.delete(tree.resolve("a/b/f"));
+                System.out.println("not refused: this process ignores file modes");
+            } catch (IOException e) {
+                System.out.println("refused");
+            }
+            Trees.delete(tree);
+            System.out.println("deleted");
         }
     }
 
