@@ -2,6 +2,7 @@ package dev.interpretersandbox.files;
 
 import dev.interpretersandbox.log.LogSafe;
 import java.io.IOException;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
@@ -42,9 +43,10 @@ public final class Trees {
      * Deletes a tree (or a file, or a link itself); logs failures. What cannot be deleted does
      * not stop the rest, and a tree nested deeper than {@link #MAX_DEPTH} is deleted too: each
      * directory met at that depth is moved up into the root (renameat between open directories)
-     * and deleted in a further round. Directories whose owner may not write or search them (a
-     * Go module cache, {@code chmod -R a-w}) are made so first: a service that is not root runs
-     * sandbox code as its own user, and would otherwise leave such a tree on disk for good.
+     * and deleted in a further round. A directory its owner may not write (a Go module cache,
+     * {@code chmod -R a-w}) is made writable when a delete in it is refused: a service that is
+     * not root runs sandbox code as its own user, and would otherwise leave such a tree on disk
+     * for good.
      */
     public static void delete(Path root) {
         try {
@@ -60,7 +62,6 @@ public final class Trees {
                     if (!Objects.equals(attributes.fileKey(), ownKey(dir))) {
                         throw new IOException("replaced while it was opened");
                     }
-                    unlock(dir);
                     if (!deleteContents(dir, 0, dir, true)) {
                         break;
                     }
@@ -79,8 +80,9 @@ public final class Trees {
      * directory is moved up into top (when top is not null; else that is a failure). Entries
      * that vanish meanwhile are skipped.
      *
-     * @param unlock whether each directory below dir is first made writable and searchable by its
-     *     owner (see {@link #unlock}); an API remove does not, as {@code rm -r} does not
+     * @param unlock whether a directory in which a delete is refused is made writable by its
+     *     owner and the delete tried again (see {@link #unlock}); an API remove does not, as
+     *     {@code rm -r} does not
      * @return whether something was moved up into top, to be deleted in another round
      */
     static boolean deleteContents(
@@ -99,7 +101,8 @@ public final class Trees {
                         if (top == null) {
                             throw new IOException("directories nested deeper than " + MAX_DEPTH + " levels");
                         }
-                        dir.move(name, top, Path.of(".deep-" + UUID.randomUUID()));
+                        Path deep = Path.of(".deep-" + UUID.randomUUID());
+                        inDirectory(dir, unlock, () -> dir.move(name, top, deep));
                         moved = true;
                         continue;
                     }
@@ -134,7 +137,7 @@ public final class Trees {
             BasicFileAttributes attributes = dir.getFileAttributeView(name, BasicFileAttributeView.class, NOFOLLOW)
                     .readAttributes();
             if (!attributes.isDirectory()) {
-                dir.deleteFile(name);
+                inDirectory(dir, unlock, () -> dir.deleteFile(name));
                 return false;
             }
             SecureDirectoryStream<Path> child = openChildDirectory(dir, name, attributes);
@@ -143,36 +146,59 @@ public final class Trees {
             }
             boolean moved;
             try (child) {
-                if (unlock) {
-                    unlock(child);
-                }
                 moved = deleteContents(child, depth, top, unlock);
             }
-            dir.deleteDirectory(name);
+            inDirectory(dir, unlock, () -> dir.deleteDirectory(name));
             return moved;
         }
         throw new ChangingException(name);
     }
 
+    /** A change of one entry of a directory (unlinkat, renameat). */
+    private interface Change {
+        void run() throws IOException;
+    }
+
     /**
-     * Adds write and search for its owner to an open directory that lacks them, so that what is
-     * in it can be deleted by a service that is not root. It changes the mode through the
-     * directory's own descriptor (fchmod): nothing is opened or followed by name. A directory the
-     * service does not own stays as it is, and deleting what is in it fails as before.
+     * Makes change in dir; when that is refused and unlock is set, makes dir writable by its
+     * owner (see {@link #unlock}) and tries once more. Root is never refused, so under root this
+     * changes no mode.
      */
-    static void unlock(SecureDirectoryStream<Path> dir) {
+    private static void inDirectory(SecureDirectoryStream<Path> dir, boolean unlock, Change change) throws IOException {
+        try {
+            change.run();
+        } catch (AccessDeniedException e) {
+            if (!unlock || !unlock(dir)) {
+                throw e;
+            }
+            change.run();
+        }
+    }
+
+    /**
+     * Adds write for its owner to an open directory that lacks it, so that a service that is not
+     * root can delete what is in it. It changes the mode through the directory's own descriptor
+     * (fchmod): nothing is opened or followed by name. (Search needs no adding: a directory
+     * without it cannot have been opened, as {@code name/.}, in the first place.)
+     *
+     * @return whether the mode was changed; false when it had the bit already, or when the service
+     *     does not own the directory
+     */
+    static boolean unlock(SecureDirectoryStream<Path> dir) {
         PosixFileAttributeView view = dir.getFileAttributeView(PosixFileAttributeView.class);
         if (view == null) {
-            return;
+            return false;
         }
         try {
             Set<PosixFilePermission> permissions = EnumSet.noneOf(PosixFilePermission.class);
             permissions.addAll(view.readAttributes().permissions());
-            if (permissions.addAll(EnumSet.of(PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE))) {
-                view.setPermissions(permissions);
+            if (!permissions.add(PosixFilePermission.OWNER_WRITE)) {
+                return false;
             }
+            view.setPermissions(permissions);
+            return true;
         } catch (IOException e) {
-            // not its owner: the deletes below report what stays
+            return false; // not its owner
         }
     }
 

@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.interpretersandbox.support.Fifos;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -145,7 +146,9 @@ class TreesTest {
         }
         List<String> command = new ArrayList<>();
         if ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid") == 0) {
-            command.addAll(List.of("setpriv", "--bounding-set=-dac_override,-dac_read_search,-fowner"));
+            // Inheritable (and so ambient) capabilities go too: some container runtimes set them.
+            command.addAll(
+                    List.of("setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search,-fowner"));
         }
         command.addAll(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -153,22 +156,41 @@ class TreesTest {
                 System.getProperty("java.class.path"),
                 DeleteAsOwner.class.getName(),
                 tree.toString()));
-        Process child = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String output = new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(child.waitFor(60, TimeUnit.SECONDS));
-        assertTrue(output.startsWith("refused\ndeleted\n"), output);
-        assertFalse(Files.exists(tree, LinkOption.NOFOLLOW_LINKS), "what the delete left: " + output);
+        Path errors = dir.resolve("child-stderr.txt");
+        Process child =
+                new ProcessBuilder(command).redirectError(errors.toFile()).start();
+        try {
+            String output = assertTimeoutPreemptively(
+                    Duration.ofSeconds(60),
+                    () -> new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+            assertTrue(child.waitFor(10, TimeUnit.SECONDS));
+            String why = output + Files.readString(errors);
+            assertEquals("refused\nremove refused\ndeleted\n", output, why);
+            assertFalse(Files.exists(tree, LinkOption.NOFOLLOW_LINKS), "the delete left the tree: " + why);
+        } finally {
+            child.destroyForcibly();
+        }
     }
 
-    /** The child of the test above: a plain delete first (refused), then {@link Trees#delete}. */
+    /**
+     * The child of the test above: a plain delete first, which must be refused; then a remove as
+     * the API does it, which leaves the read-only directory as {@code rm -r} would; then {@link
+     * Trees#delete}.
+     */
     static final class DeleteAsOwner {
-        public static void main(String[] args) {
+        public static void main(String[] args) throws IOException {
             Path tree = Path.of(args[0]);
             try {
                 Files.delete(tree.resolve("a/b/f"));
                 System.out.println("not refused: this process ignores file modes");
             } catch (IOException e) {
                 System.out.println("refused");
+            }
+            try (SecureDirectoryStream<Path> root = Trees.openDirectory(tree)) {
+                Trees.removeEntry(root, Path.of("a"), 0, null, false);
+                System.out.println("removed without unlocking");
+            } catch (AccessDeniedException e) {
+                System.out.println("remove refused");
             }
             Trees.delete(tree);
             System.out.println("deleted");
