@@ -174,7 +174,7 @@ class TreesTest {
 
     /**
      * The child of the test above: a plain delete first, which must be refused; then a remove as
-     * the API does it, which leaves the read-only directory as {@code rm -r} would; then {@link
+     * the file API does it, which leaves the read-only directory as {@code rm -r} would; then {@link
      * Trees#delete}.
      */
     static final class DeleteAsOwner {

@@ -54,6 +54,23 @@ public final class ServiceProcess implements AutoCloseable {
      */
     public static ServiceProcess start(Path state, Map<String, String> settings, List<Path> cgroupProcs)
             throws IOException {
+        return start(state, settings, cgroupProcs, List.of());
+    }
+
+    /**
+     * The same, as the user and group uid without any capability, as a container started with
+     * {@code -u uid} (from a root test, through setpriv); state must be that user's.
+     */
+    public static ServiceProcess startAs(int uid, Path state, Map<String, String> settings) throws IOException {
+        return start(
+                state,
+                settings,
+                List.of(),
+                List.of("setpriv", "--reuid=" + uid, "--regid=" + uid, "--clear-groups", "--inh-caps=-all"));
+    }
+
+    private static ServiceProcess start(
+            Path state, Map<String, String> settings, List<Path> cgroupProcs, List<String> runAs) throws IOException {
         int port = settings.containsKey("QUARKUS_HTTP_PORT")
                 ? Integer.parseInt(settings.get("QUARKUS_HTTP_PORT"))
                 : freePort();
@@ -66,6 +83,7 @@ public final class ServiceProcess implements AutoCloseable {
                 "sh",
                 Integer.toString(cgroupProcs.size())));
         cgroupProcs.forEach(file -> command.add(file.toString()));
+        command.addAll(runAs);
         command.addAll(List.of(
                 "java",
                 "-Xmx384m",
