@@ -81,8 +81,8 @@ public final class Trees {
      * that vanish meanwhile are skipped.
      *
      * @param unlock whether a directory in which a delete is refused is made writable by its
-     *     owner and the delete tried again (see {@link #unlock}); a remove of a path through the file API does not, as
-     *     {@code rm -r} does not
+     *     owner and the delete tried again (see {@link #unlock}); a remove of a path through the
+     *     file API does not, as {@code rm -r} does not
      * @return whether something was moved up into top, to be deleted in another round
      */
     static boolean deleteContents(

@@ -113,8 +113,7 @@ public final class Workspace {
         try {
             Files.createDirectories(root);
             Files.setPosixFilePermissions(root, PosixFilePermissions.fromString("rwxr-xr-x"));
-            Files.setAttribute(root, "unix:uid", uid, NOFOLLOW);
-            Files.setAttribute(root, "unix:gid", uid, NOFOLLOW);
+            giveToSandboxUser(root);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create workspace " + root + ": " + e.getMessage(), e);
         }
@@ -192,8 +191,7 @@ public final class Workspace {
                 file, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, NOFOLLOW), FILE_MODE);
         boolean placed = false;
         try {
-            Files.setAttribute(file, "unix:uid", uid, NOFOLLOW);
-            Files.setAttribute(file, "unix:gid", uid, NOFOLLOW);
+            giveToSandboxUser(file);
             Object key = Files.readAttributes(file, BasicFileAttributes.class, NOFOLLOW)
                     .fileKey();
             try (SecureDirectoryStream<Path> stagingStream = Trees.openDirectory(staging)) {
@@ -977,8 +975,7 @@ public final class Workspace {
         Path fresh = Files.createTempDirectory(
                 staging, "dir", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
         try {
-            Files.setAttribute(fresh, "unix:uid", uid, NOFOLLOW);
-            Files.setAttribute(fresh, "unix:gid", uid, NOFOLLOW);
+            giveToSandboxUser(fresh);
             try (SecureDirectoryStream<Path> secureStaging = Trees.openDirectory(staging)) {
                 // renameat(2) onto an existing empty directory would replace it; check first and
                 // tolerate the (harmless: empty replaces empty) race.
@@ -1008,6 +1005,16 @@ public final class Workspace {
         } catch (NotDirectoryException e) {
             throw FileAccessException.notFound();
         }
+    }
+
+    /**
+     * Makes the sandbox user (and its group) the owner of path, which the service has just made
+     * in private staging, or before any sandbox code ran; a link at path would be changed itself,
+     * never followed.
+     */
+    private void giveToSandboxUser(Path path) throws IOException {
+        Files.setAttribute(path, "unix:uid", uid, NOFOLLOW);
+        Files.setAttribute(path, "unix:gid", uid, NOFOLLOW);
     }
 
     /** Deletes the file an upload made, unless something else has taken its name since. */
