@@ -5,15 +5,18 @@ import java.io.IOException;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.nio.file.SecureDirectoryStream;
+import java.nio.file.SimpleFileVisitor;
 import java.nio.file.attribute.BasicFileAttributeView;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.EnumSet;
 import java.util.Objects;
@@ -28,7 +31,8 @@ import org.jboss.logging.Logger;
  * a walk by path would let such a process swap a directory it is in for a link to {@code /}
  * between the walk's check and its next step. So every step is relative to an open directory
  * ({@link SecureDirectoryStream}: unlinkat, openat with O_NOFOLLOW), and a directory is opened as
- * {@code name/.} and checked to be the one found (see {@link #openChildDirectory}).
+ * {@code name/.} and checked to be the one found (see {@link #openChildDirectory}). The one step
+ * by path, {@link #openUp}, runs only in a service that is not root.
  */
 public final class Trees {
 
@@ -36,6 +40,8 @@ public final class Trees {
     private static final LinkOption NOFOLLOW = LinkOption.NOFOLLOW_LINKS;
     private static final int MAX_DEPTH = 1000;
     private static final int MAX_ROUNDS = 10_000; // a chain of ten million directories
+    private static final Set<PosixFilePermission> OWNER_ALL = EnumSet.of(
+            PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE);
 
     private Trees() {}
 
@@ -46,15 +52,37 @@ public final class Trees {
      * and deleted in a further round. A directory its owner may not write (a Go module cache,
      * {@code chmod -R a-w}) is made writable when a delete in it is refused: a service that is
      * not root runs sandbox code as its own user, and would otherwise leave such a tree on disk
-     * for good.
+     * for good. Such a service also opens up directories their owner may not read or search
+     * ({@code chmod 000}, {@code chmod -R 644}) when the delete leaves something (see {@link
+     * #openUp}).
      */
     public static void delete(Path root) {
+        delete(root, !Identity.root());
+    }
+
+    /**
+     * @param openUp whether directories in the way may be opened up by path (see {@link
+     *     #openUp}); only a service that is not root may, and a test under root without the
+     *     capabilities that let it ignore file modes
+     */
+    static void delete(Path root, boolean openUp) {
+        IOException failure = attempt(root);
+        for (int round = 0; failure != null && openUp && round < MAX_DEPTH && openUp(root); round++) {
+            failure = attempt(root);
+        }
+        if (failure != null) {
+            LOG.warnf("cannot delete %s: %s", root, LogSafe.quote(failure.getMessage()));
+        }
+    }
+
+    /** One delete of the tree: null when it is gone, else the first failure. */
+    private static IOException attempt(Path root) {
         try {
             BasicFileAttributes attributes;
             try {
                 attributes = Files.readAttributes(root, BasicFileAttributes.class, NOFOLLOW);
             } catch (NoSuchFileException e) {
-                return;
+                return null;
             }
             // Another round (a directory stream lists once) while directories were moved up.
             for (int round = 0; attributes.isDirectory() && round < MAX_ROUNDS; round++) {
@@ -68,8 +96,68 @@ public final class Trees {
                 }
             }
             Files.deleteIfExists(root);
+            return null;
         } catch (IOException e) {
-            LOG.warnf("cannot delete %s: %s", root, LogSafe.quote(e.getMessage()));
+            return e;
+        }
+    }
+
+    /**
+     * Gives its owner read, write and search on every directory of the tree that lacks one of
+     * them, so that the next delete can open and empty it; one walk opens up what it can reach,
+     * which is not what lies inside a directory it could not open (the next round's walk does).
+     * Unlike the rest of this class it works by path: chmod(2) through a descriptor would need
+     * the directory opened, which is what its mode forbids. So it runs only in a service that is
+     * not root, where sandbox code runs as the service's own user: a link that code swaps in
+     * under a directory's name leads the chmod to a file that user owns, whose mode it could
+     * set itself. chmod(2) never opens what it changes, so a FIFO cannot hold the thread.
+     *
+     * @return whether a mode was changed
+     */
+    static boolean openUp(Path root) {
+        boolean[] changed = {false};
+        try {
+            Files.walkFileTree(root, Set.of(), MAX_DEPTH, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult preVisitDirectory(Path dir, BasicFileAttributes attributes) {
+                    changed[0] |= openUpDirectory(dir); // listed, but its entries need search
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult visitFileFailed(Path file, IOException e) {
+                    if (e instanceof AccessDeniedException) {
+                        changed[0] |= openUpDirectory(file); // not even listed
+                    }
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult postVisitDirectory(Path dir, IOException e) {
+                    return FileVisitResult.CONTINUE;
+                }
+            });
+        } catch (IOException e) {
+            // a walk by path meets entries vanishing; the next delete reports what stays
+        }
+        return changed[0];
+    }
+
+    private static boolean openUpDirectory(Path path) {
+        try {
+            PosixFileAttributes attributes = Files.readAttributes(path, PosixFileAttributes.class, NOFOLLOW);
+            if (!attributes.isDirectory()) {
+                return false;
+            }
+            Set<PosixFilePermission> permissions = EnumSet.noneOf(PosixFilePermission.class);
+            permissions.addAll(attributes.permissions());
+            if (!permissions.addAll(OWNER_ALL)) {
+                return false;
+            }
+            Files.setPosixFilePermissions(path, permissions); // chmod(2), by path: see openUp
+            return true;
+        } catch (IOException e) {
+            return false; // vanished, or not the service's own
         }
     }
 

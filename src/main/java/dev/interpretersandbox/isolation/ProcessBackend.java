@@ -2,6 +2,7 @@ package dev.interpretersandbox.isolation;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.interpretersandbox.config.SandboxConfig;
+import dev.interpretersandbox.files.Identity;
 import dev.interpretersandbox.files.Trees;
 import dev.interpretersandbox.kernel.CommandSpec;
 import dev.interpretersandbox.kernel.KernelHandle;

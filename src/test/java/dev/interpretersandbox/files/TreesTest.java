@@ -21,7 +21,9 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -144,6 +146,42 @@ class TreesTest {
         for (Path readOnly : List.of(deepest, tree.resolve("a"), tree)) {
             Files.setPosixFilePermissions(readOnly, PosixFilePermissions.fromString("r-x------"));
         }
+        assertEquals("refused\nremove refused\ndeleted\n", runAsOwner(DeleteAsOwner.class, tree));
+        assertFalse(Files.exists(tree, LinkOption.NOFOLLOW_LINKS), "the delete left the tree");
+    }
+
+    /**
+     * Directories their owner may not read or search (chmod 000, 300, 600, 644, nested) cannot
+     * even be opened by a service that is not root; it opens them up by path, and the tree goes.
+     */
+    @Test
+    void directoriesTheirOwnerMayNotOpenAreDeletedByAServiceThatIsNotRoot() throws Exception {
+        Path tree = dir.resolve("tree");
+        Map<String, String> modes = new LinkedHashMap<>();
+        modes.put("none/inner", "---------"); // nested: opened up only once its parent is
+        modes.put("none", "---------");
+        modes.put("no-read", "-wx------");
+        modes.put("no-search", "rw-------");
+        modes.put("read-only/deeper", "r--r--r--");
+        modes.put("read-only", "r--r--r--");
+        for (String path : modes.keySet()) {
+            Path made = Files.createDirectories(tree.resolve(path));
+            Files.writeString(made.resolve("f"), "x");
+        }
+        for (Map.Entry<String, String> mode : modes.entrySet()) {
+            Files.setPosixFilePermissions(
+                    tree.resolve(mode.getKey()), PosixFilePermissions.fromString(mode.getValue()));
+        }
+        Files.setPosixFilePermissions(tree, PosixFilePermissions.fromString("---------"));
+        assertEquals("refused\nleft without opening up\ndeleted\n", runAsOwner(DeleteOpeningUp.class, tree));
+        assertFalse(Files.exists(tree, LinkOption.NOFOLLOW_LINKS), "the delete left the tree");
+    }
+
+    /**
+     * Runs main's class on tree in a child JVM that file modes bind (under root: without the
+     * capabilities that let root ignore them); its standard output.
+     */
+    private String runAsOwner(Class<?> main, Path tree) throws Exception {
         List<String> command = new ArrayList<>();
         if ((Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid") == 0) {
             // Inheritable (and so ambient) capabilities go too: some container runtimes set them.
@@ -154,7 +192,7 @@ class TreesTest {
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp",
                 System.getProperty("java.class.path"),
-                DeleteAsOwner.class.getName(),
+                main.getName(),
                 tree.toString()));
         Path errors = dir.resolve("child-stderr.txt");
         Process child =
@@ -164,9 +202,8 @@ class TreesTest {
                     Duration.ofSeconds(60),
                     () -> new String(child.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
             assertTrue(child.waitFor(10, TimeUnit.SECONDS));
-            String why = output + Files.readString(errors);
-            assertEquals("refused\nremove refused\ndeleted\n", output, why);
-            assertFalse(Files.exists(tree, LinkOption.NOFOLLOW_LINKS), "the delete left the tree: " + why);
+            assertEquals(0, child.exitValue(), output + Files.readString(errors));
+            return output;
         } finally {
             child.destroyForcibly();
         }
@@ -194,6 +231,26 @@ class TreesTest {
             }
             Trees.delete(tree);
             System.out.println("deleted");
+        }
+    }
+
+    /**
+     * The child of the test above: a plain listing first, which must be refused; then a delete
+     * that may not open up directories (the tree stays); then one that may. Under root the
+     * public {@link Trees#delete} would not open up (root never needs to), hence the seam.
+     */
+    static final class DeleteOpeningUp {
+        public static void main(String[] args) throws IOException {
+            Path tree = Path.of(args[0]);
+            try (DirectoryStream<Path> listing = Files.newDirectoryStream(tree)) {
+                System.out.println("not refused: this process ignores file modes");
+            } catch (AccessDeniedException e) {
+                System.out.println("refused");
+            }
+            Trees.delete(tree, false);
+            System.out.println(Files.exists(tree, LinkOption.NOFOLLOW_LINKS) ? "left without opening up" : "gone");
+            Trees.delete(tree, true);
+            System.out.println(Files.exists(tree, LinkOption.NOFOLLOW_LINKS) ? "left" : "deleted");
         }
     }
 

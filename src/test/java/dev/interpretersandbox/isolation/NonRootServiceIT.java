@@ -26,14 +26,21 @@ import org.junit.jupiter.api.Test;
 /**
  * The service as the README's container runs it ({@code -u 10001}, process mode): not root, no
  * capability. Sandbox code then runs as the service's own user, and can leave directories their
- * owner may not write, as a Go module cache does; deleting the sandbox must still leave nothing
- * of it on disk.
+ * owner may not write, as a Go module cache does, or not even read or search ({@code chmod 000},
+ * {@code chmod 644}); deleting the sandbox must still leave nothing of it on disk.
  */
 class NonRootServiceIT {
 
     private static final int UID = 10001;
     private static final String READ_ONLY_TREE = """
             import os
+            os.makedirs("locked/inner")
+            open("locked/inner/f", "w").write("x")
+            os.chmod("locked/inner", 0)
+            os.chmod("locked", 0)
+            os.makedirs("listed/d")
+            open("listed/d/f", "w").write("x")
+            os.chmod("listed", 0o644)
             leaf = "go/pkg/mod/example.com/m@v1/sub"
             os.makedirs(leaf)
             open(leaf + "/f.go", "w").write("package sub\\n")
@@ -65,7 +72,7 @@ class NonRootServiceIT {
     }
 
     @Test
-    void aSandboxWhoseCodeLeftReadOnlyDirectoriesIsDeletedWhole() throws Exception {
+    void aSandboxWhoseCodeLeftReadOnlyAndUnreadableDirectoriesIsDeletedWhole() throws Exception {
         try (ServiceProcess service = ServiceProcess.startAs(UID, state, Map.of("SANDBOX_ISOLATION", "process"))) {
             assertEquals("process", json(service.get("/")).path("isolation").asText());
             String id = json(service.post("/sandboxes", "{}")).path("id").asText();
@@ -73,6 +80,7 @@ class NonRootServiceIT {
             assertEquals(UID + "\n", stdout(result), result.toString());
             Path dir = state.resolve("sandboxes").resolve(id);
             assertTrue(Files.isRegularFile(dir.resolve("workspace/go/pkg/mod/example.com/m@v1/sub/f.go")));
+            assertTrue(Files.isRegularFile(dir.resolve("workspace/locked/inner/f")));
 
             int status = service.send(HttpRequest.newBuilder(URI.create(service.url("/sandboxes/" + id)))
                             .DELETE())

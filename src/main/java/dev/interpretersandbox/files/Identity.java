@@ -1,4 +1,4 @@
-package dev.interpretersandbox.isolation;
+package dev.interpretersandbox.files;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -6,11 +6,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Who the service runs as. */
-final class Identity {
+public final class Identity {
 
     private Identity() {}
 
-    static int uid() {
+    public static int uid() {
         try {
             return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
         } catch (IOException e) {
@@ -18,7 +18,7 @@ final class Identity {
         }
     }
 
-    static boolean root() {
+    public static boolean root() {
         return uid() == 0;
     }
 }
