@@ -103,14 +103,15 @@ public final class Trees {
     }
 
     /**
-     * Gives its owner read, write and search on every directory of the tree that lacks one of
-     * them, so that the next delete can open and empty it; one walk opens up what it can reach,
-     * which is not what lies inside a directory it could not open (the next round's walk does).
-     * Unlike the rest of this class it works by path: chmod(2) through a descriptor would need
-     * the directory opened, which is what its mode forbids. So it runs only in a service that is
-     * not root, where sandbox code runs as the service's own user: a link that code swaps in
-     * under a directory's name leads the chmod to a file that user owns, whose mode it could
-     * set itself. chmod(2) never opens what it changes, so a FIFO cannot hold the thread.
+     * Sets every directory of the tree whose owner lacks read, write or search to 0700, so that
+     * the next delete can open and empty it; one walk opens up what it can reach, which is not
+     * what lies inside a directory it could not open (the next round's walk does). Unlike the
+     * rest of this class it works by path: chmod(2) through a descriptor would need the directory
+     * opened, which is what its mode forbids. So it runs only in a service that is not root,
+     * where sandbox code runs as the service's own user: a link that code swaps in under a
+     * directory's name leads the chmod to a file that user owns, whose mode it could set itself;
+     * and 0700 only ever takes access away from group and others. chmod(2) never opens what it
+     * changes, so a FIFO cannot hold the thread.
      *
      * @return whether a mode was changed
      */
@@ -149,12 +150,10 @@ public final class Trees {
             if (!attributes.isDirectory()) {
                 return false;
             }
-            Set<PosixFilePermission> permissions = EnumSet.noneOf(PosixFilePermission.class);
-            permissions.addAll(attributes.permissions());
-            if (!permissions.addAll(OWNER_ALL)) {
+            if (attributes.permissions().containsAll(OWNER_ALL)) {
                 return false;
             }
-            Files.setPosixFilePermissions(path, permissions); // chmod(2), by path: see openUp
+            Files.setPosixFilePermissions(path, OWNER_ALL); // chmod(2) by path to 0700: see openUp
             return true;
         } catch (IOException e) {
             return false; // vanished, or not the service's own

@@ -172,9 +172,14 @@ class TreesTest {
             Files.setPosixFilePermissions(
                     tree.resolve(mode.getKey()), PosixFilePermissions.fromString(mode.getValue()));
         }
+        // A link to a directory outside that its owner may not write: neither followed nor changed.
+        Path locked = Files.createDirectories(dir.resolve("outside-locked"));
+        Files.createSymbolicLink(tree.resolve("to-locked"), locked);
+        Files.setPosixFilePermissions(locked, PosixFilePermissions.fromString("r-x------"));
         Files.setPosixFilePermissions(tree, PosixFilePermissions.fromString("---------"));
         assertEquals("refused\nleft without opening up\ndeleted\n", runAsOwner(DeleteOpeningUp.class, tree));
         assertFalse(Files.exists(tree, LinkOption.NOFOLLOW_LINKS), "the delete left the tree");
+        assertEquals("r-x------", PosixFilePermissions.toString(Files.getPosixFilePermissions(locked)));
     }
 
     /**
