@@ -11,8 +11,10 @@ import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
+import io.vertx.ext.web.handler.BodyHandler;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import java.util.List;
 import java.util.regex.Pattern;
 
 /**
@@ -23,10 +25,13 @@ import java.util.regex.Pattern;
  * the rest. The resources that take a body read it with {@link #read}, which refuses a chunked
  * body as soon as it grows past the limit. No resource declares a body parameter, so Quarkus REST
  * never buffers a body itself; a body sent where none is expected is not read at all. Uploads
- * stream to the workspace instead, bounded by its room.
+ * stream to the workspace instead, bounded by its room. MCP's bodies, which its extension has
+ * buffered, are read here first, bounded as executes are.
  */
 @ApplicationScoped
 public class BodyLimits {
+
+    private static final String MCP = "/mcp";
 
     /** The upload paths, matched on the raw path; anything else, however spelled, is limited. */
     private static final Pattern UPLOAD = Pattern.compile("^/(sandboxes/[a-z0-9-]+/)?files/upload/-/.*");
@@ -44,6 +49,27 @@ public class BodyLimits {
 
     void register(@Observes Router router) {
         router.route().order(-50).handler(this::checkLength);
+        // The MCP extension has its bodies read by Quarkus's body handler, bounded only by the
+        // global limit (1T, which uploads need): a chunked body, with no Content-Length to refuse
+        // ahead, would be held whole. So it is read here first, bounded; that handler then finds
+        // it read and lets it be.
+        BodyHandler bounded = BodyHandler.create(false).setBodyLimit(executeLimit);
+        for (String path : List.of(MCP, MCP + "/*")) {
+            router.route(path).order(-49).handler(bounded).failureHandler(this::refuseLargeBody);
+        }
+    }
+
+    /** The bounded body handler's 413: a JSON answer, and the rest of the body left unread. */
+    private void refuseLargeBody(RoutingContext ctx) {
+        if (ctx.statusCode() != 413 || ctx.response().headWritten()) {
+            ctx.next();
+            return;
+        }
+        close(ctx);
+        ctx.response()
+                .setStatusCode(413)
+                .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
+                .end("{\"error\":\"" + tooLarge(executeLimit) + "\"}");
     }
 
     long executeLimit() {
@@ -90,7 +116,7 @@ public class BodyLimits {
         return path.equals("/execute")
                 || (path.startsWith("/sandboxes/") && path.endsWith("/execute"))
                 || path.equals(e2bSandbox + "/execute")
-                || path.equals("/mcp");
+                || path.equals(MCP);
     }
 
     static String tooLarge(long limit) {

@@ -15,6 +15,7 @@ import io.quarkus.test.junit.TestProfile;
 import io.restassured.http.ContentType;
 import io.restassured.response.Response;
 import jakarta.inject.Inject;
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -165,6 +166,43 @@ class UntrustedClientIT {
             assertTrue(reply.startsWith("HTTP/1.1 413"), reply);
             assertTrue(heap.growth() < 16L << 20);
         }
+    }
+
+    /**
+     * MCP's extension has its bodies buffered by Quarkus, whose own limit is the global one
+     * (1T, for uploads): a chunked body to /mcp must be refused once past the execute limit,
+     * not held whole. It held 500 MiB, and ran a small heap out of memory.
+     */
+    @Test
+    void aChunkedMcpBodyIsRefusedPastItsLimitNotHeldWhole() throws Exception {
+        byte[] chunk = ("10000\r\n" + "x".repeat(0x10000) + "\r\n").getBytes(StandardCharsets.US_ASCII);
+        try (Heap heap = new Heap();
+                Socket socket = new Socket(base.getHost(), base.getPort())) {
+            socket.setSoTimeout(30_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST /mcp HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            + "Accept: application/json, text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            CompletableFuture<Integer> sent = CompletableFuture.supplyAsync(() -> {
+                int chunks = 0;
+                try {
+                    for (; chunks < 1024; chunks++) { // 64 MiB, unless the service hangs up first
+                        out.write(chunk);
+                    }
+                    out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                } catch (IOException e) {
+                    // refused and closed: the rest is not read
+                }
+                return chunks;
+            });
+            String reply = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(reply.startsWith("HTTP/1.1 413"), reply);
+            assertTrue(reply.contains("{\"error\":\"the request body is larger than"), reply);
+            assertTrue(sent.get(30, TimeUnit.SECONDS) < 1024, "the service read the whole body");
+            assertTrue(heap.growth() < 16L << 20, "held " + heap.growth() + " bytes");
+        }
+        given().get("/").then().statusCode(200);
     }
 
     @Test
