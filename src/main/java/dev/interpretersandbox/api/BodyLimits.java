@@ -34,7 +34,8 @@ public class BodyLimits {
     private static final String MCP = "/mcp";
 
     /** The upload paths, matched on the raw path; anything else, however spelled, is limited. */
-    private static final Pattern UPLOAD = Pattern.compile("^/(sandboxes/[a-z0-9-]+/)?files/upload/-/.*");
+    private static final Pattern UPLOAD =
+            Pattern.compile("^/(sandboxes/[^/]+/)?files/upload/-/.*"); // a fleet's ids have dots
 
     private final long executeLimit;
     private final long otherLimit;
