@@ -70,7 +70,7 @@ class Transfers {
                                 SandboxException.Kind.INTERNAL, "cannot open the upload: " + e.getMessage(), e);
                     }
                 },
-                workers.execution());
+                sandbox.uploadLine());
         CompletableFuture<Response> response = new CompletableFuture<>();
         opened.whenComplete((upload, failure) -> context.runOnContext(ignored -> {
             if (failure != null) {

@@ -238,7 +238,7 @@ class EnvdPlane {
                                         SandboxException.Kind.INTERNAL, "cannot open the upload: " + e.getMessage(), e);
                             }
                         },
-                        workers.execution())
+                        sandbox.uploadLine())
                 .whenComplete((upload, failure) -> context.runOnContext(ignored -> {
                     if (failure != null) {
                         stored.completeExceptionally(failure);

@@ -199,7 +199,7 @@ class SandboxTools {
                                         throw new SandboxException(SandboxException.Kind.INTERNAL, e.getMessage(), e);
                                     }
                                 },
-                                workers.execution())))
+                                sandbox.uploadLine())))
                 .onFailure(SandboxException.class)
                 .recoverWithItem(e -> ToolResponse.error(e.getMessage()));
     }

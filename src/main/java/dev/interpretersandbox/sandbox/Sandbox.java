@@ -34,6 +34,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongConsumer;
 import org.jboss.logging.Logger;
@@ -95,6 +96,12 @@ public final class Sandbox {
     private final Map<Long, RunningCommandInfo> running = new LinkedHashMap<>(); // by pid, while they run
     private final Map<String, CodeContext> contexts = new LinkedHashMap<>(); // by id
     private final Object recordLock = new Object(); // one record write at a time, in snapshot order
+    /**
+     * Where uploads are opened: one at a time, so that a sandbox whose code filled its workspace
+     * with entries, each upload's room check walking them all, holds one execution thread at
+     * most, however many uploads its client sends at once.
+     */
+    private final Executor uploadLine;
 
     Sandbox(String id, SandboxSpec spec, SandboxContext context, Workspace workspace) {
         this(id, spec, context, workspace, SandboxState.STOPPED);
@@ -107,6 +114,7 @@ public final class Sandbox {
         this.context = context;
         this.workspace = workspace;
         this.hibernation = new Hibernation(id, context.layout().checkpoint(id));
+        this.uploadLine = new SerialExecutor(context.workers().execution());
         this.createdAt = context.clock().instant();
         this.lastActivity = createdAt;
     }
@@ -1311,9 +1319,15 @@ public final class Sandbox {
 
     // ---- transfers --------------------------------------------------------------------------
 
+    /** Where {@link #openUpload} is to be called: this sandbox's uploads, one at a time, on the execution threads. */
+    public Executor uploadLine() {
+        return uploadLine;
+    }
+
     /**
      * Opens an upload into the workspace: create-only, parents created, at most the workspace's
-     * free room. The transfer counts as activity until the upload is closed.
+     * free room. The transfer counts as activity until the upload is closed. Callers run it on
+     * {@link #uploadLine()}.
      */
     public Workspace.Upload openUpload(WorkspacePath path, long contentLength) throws IOException {
         return openUpload(path, contentLength, false);
