@@ -1,5 +1,6 @@
 package dev.interpretersandbox.files;
 
+import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,9 +16,23 @@ public record WorkspacePath(List<String> components) {
     public static final String MOUNT = "/mnt/data";
     private static final int MAX_COMPONENT_BYTES = 255;
     private static final int MAX_DEPTH = 64;
+    /**
+     * How the JVM turns file names into bytes: from the locale it started in, and not settable
+     * after. Without a UTF-8 locale (a container with no LANG) it is ASCII, and a name it cannot
+     * encode makes Path.of throw.
+     */
+    public static final Charset FILE_NAMES = fileNames();
 
     public WorkspacePath {
         components = List.copyOf(components);
+    }
+
+    private static Charset fileNames() {
+        try {
+            return Charset.forName(System.getProperty("sun.jnu.encoding", "UTF-8"));
+        } catch (IllegalArgumentException e) {
+            return StandardCharsets.UTF_8;
+        }
     }
 
     /** Parses the API form; throws {@link FileAccessException} (400 or 403) when it is not acceptable. */
@@ -43,6 +58,11 @@ public record WorkspacePath(List<String> components) {
             }
             if (part.getBytes(StandardCharsets.UTF_8).length > MAX_COMPONENT_BYTES) {
                 throw FileAccessException.badRequest("a path component is longer than 255 bytes");
+            }
+            if (!FILE_NAMES.newEncoder().canEncode(part)) {
+                throw FileAccessException.badRequest("the service cannot use the name " + part
+                        + ": it runs without a UTF-8 locale, so file names are " + FILE_NAMES
+                        + " (start it with LANG=C.UTF-8)");
             }
             components.add(part);
         }

@@ -4,6 +4,7 @@ import dev.interpretersandbox.cluster.Fleet;
 import dev.interpretersandbox.config.SandboxConfig;
 import dev.interpretersandbox.files.Trees;
 import dev.interpretersandbox.files.Workspace;
+import dev.interpretersandbox.files.WorkspacePath;
 import dev.interpretersandbox.isolation.IsolationBackend;
 import dev.interpretersandbox.isolation.StateLayout;
 import dev.interpretersandbox.log.LogSafe;
@@ -15,6 +16,7 @@ import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -67,6 +69,12 @@ class Lifecycle {
                                 "sandboxes cannot run on this host (isolation %s): %s",
                                 backend.describe(), LogSafe.quote(problem)),
                         () -> LOG.infof("isolation: %s; state in %s", backend.summary(), layout.root()));
+        if (!WorkspacePath.FILE_NAMES.equals(StandardCharsets.UTF_8)) {
+            LOG.warnf(
+                    "the service runs without a UTF-8 locale: file names are %s, and a file name outside it is"
+                            + " refused (400) and shows garbled in file events; start it with LANG=C.UTF-8",
+                    WorkspacePath.FILE_NAMES);
+        }
         sweep(layout);
         if (config.sandboxes().durable()) {
             SandboxService.Adoption adopted = sandboxes.adopt();

@@ -590,6 +590,7 @@ class DeploymentManifestsIT {
         assertTrue(stop.find(), "the unit sets TimeoutStopSec");
         assertTrue(Long.parseLong(stop.group(1)) >= stopSeconds(YAML.createObjectNode()), "TimeoutStopSec");
         assertTrue(unit.contains("StateDirectory=interpreter-sandbox"), "the state outlives the service");
+        assertTrue(unit.contains("\nEnvironment=LANG=C.UTF-8\n"), "a UTF-8 locale, which systemd does not give");
     }
 
     private static String volumeOf(JsonNode container, String path) {
@@ -641,6 +642,9 @@ class DeploymentManifestsIT {
                 assertTrue(image.contains(":") && !image.endsWith(":latest"), dockerfile + ": pinned " + image);
             }
             assertTrue(instructions.contains("EXPOSE " + port), dockerfile + " exposes " + port);
+            assertTrue(
+                    instructions.stream().anyMatch(l -> l.startsWith("ENV ") && l.contains(" LANG=C.UTF-8 ")),
+                    dockerfile + ": a UTF-8 locale, or non-ASCII file names are refused");
             String entrypoint = instructions.stream()
                     .filter(l -> l.startsWith("ENTRYPOINT"))
                     .findFirst()
