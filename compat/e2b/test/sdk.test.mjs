@@ -177,3 +177,20 @@ test("one sandbox's access token does not open another (403)", async () => {
   });
   assert.equal(files.status, 401, 'no token at all');
 });
+
+test('a multipart body its decoder refuses is a 400, not a 500', async () => {
+  const form = new FormData();
+  form.append('note', 'x'.repeat(4096)); // a field, not a file, over the decoder's 2 KiB
+  const response = await fetch(`${process.env.E2B_SANDBOX_URL}/files?path=/home/user/note.txt`, {
+    method: 'POST',
+    headers: {
+      'E2b-Sandbox-Id': sbx.sandboxId,
+      'E2b-Sandbox-Port': '49983',
+      'X-Access-Token': sbx.envdAccessToken,
+    },
+    body: form,
+  });
+  const text = await response.text();
+  assert.equal(response.status, 400, text);
+  assert.match(text, /the multipart body could not be read/);
+});

@@ -196,7 +196,12 @@ class EnvdPlane {
                 String name = query != null ? query : part.filename();
                 files.add(store(ctx, context, sandbox, name, part, reply));
             });
-            request.exceptionHandler(reply::fail);
+            // What the multipart decoder refuses (a form field over its 2 KiB, too many fields) is
+            // the client's to fix: a 400, and the rest of the body is not read.
+            request.exceptionHandler(e -> {
+                BodyLimits.close(ctx);
+                reply.fail(SandboxException.invalid("the multipart body could not be read: " + e.getMessage()));
+            });
             request.endHandler(ended -> answer(files, reply));
             request.resume();
             return;

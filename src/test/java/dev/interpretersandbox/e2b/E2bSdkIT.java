@@ -33,7 +33,7 @@ class E2bSdkIT {
             NodeSuite.run(
                     Path.of("compat/e2b"),
                     "@e2b/code-interpreter",
-                    10,
+                    11,
                     Map.of(
                             "E2B_API_URL", service.url("/e2b"),
                             "E2B_SANDBOX_URL", service.url("/e2b/sandbox"),
