@@ -128,6 +128,11 @@ public final class Workspace {
      * @param closed told the bytes written once the upload is closed, committed or not
      */
     public Upload openUpload(WorkspacePath path, long maxBytes, LongConsumer closed) throws IOException {
+        return openUpload(path, UploadQuota.upTo(maxBytes), closed);
+    }
+
+    /** As above, writing into quota's room. */
+    public Upload openUpload(WorkspacePath path, UploadQuota quota, LongConsumer closed) throws IOException {
         if (path.isRoot()) {
             throw FileAccessException.badRequest("the path must name a file below " + WorkspacePath.MOUNT);
         }
@@ -151,7 +156,7 @@ public final class Workspace {
             Object placeholder = keyOf(dir, name);
             Upload upload;
             try {
-                upload = placeStaged(dir, name, placeholder, opened, maxBytes, closed);
+                upload = placeStaged(dir, name, placeholder, opened, quota, closed);
             } catch (IOException | RuntimeException e) {
                 deleteQuietly(dir, name, placeholder);
                 throw e;
@@ -182,7 +187,7 @@ public final class Workspace {
             Path name,
             Object placeholder,
             Deque<SecureDirectoryStream<Path>> opened,
-            long maxBytes,
+            UploadQuota quota,
             LongConsumer closed)
             throws IOException {
         Files.createDirectories(staging);
@@ -204,7 +209,7 @@ public final class Workspace {
                 throw refused(e); // the placeholder was replaced by a directory meanwhile
             }
             placed = true;
-            return new Upload(dir, name, key, out, opened, maxBytes, closed);
+            return new Upload(dir, name, key, out, opened, quota, closed);
         } finally {
             if (!placed) {
                 out.close();
@@ -220,12 +225,17 @@ public final class Workspace {
      * planted under the name is replaced, never followed. A directory of that name is a 409.
      */
     public Upload openReplace(WorkspacePath path, long maxBytes, LongConsumer closed) throws IOException {
+        return openReplace(path, UploadQuota.upTo(maxBytes), closed);
+    }
+
+    /** As above, writing into quota's room. */
+    public Upload openReplace(WorkspacePath path, UploadQuota quota, LongConsumer closed) throws IOException {
         if (path.isRoot()) {
             throw FileAccessException.badRequest("the path must name a file below " + WorkspacePath.MOUNT);
         }
         List<String> components = new ArrayList<>(path.parents());
         components.add(".upload-" + UUID.randomUUID());
-        Upload upload = openUpload(new WorkspacePath(components), maxBytes, closed);
+        Upload upload = openUpload(new WorkspacePath(components), quota, closed);
         try {
             BasicFileAttributes existing = attributes(upload.dir, Path.of(path.fileName()));
             if (existing.isDirectory()) {
@@ -466,7 +476,7 @@ public final class Workspace {
         private final SeekableByteChannel channel;
         private final Deque<SecureDirectoryStream<Path>> opened;
         private final Object fileKey; // what it wrote, so that only that is removed
-        private final long maxBytes;
+        private final UploadQuota quota;
         private final LongConsumer closed;
         private long written;
         private boolean committed;
@@ -478,14 +488,14 @@ public final class Workspace {
                 Object fileKey,
                 SeekableByteChannel channel,
                 Deque<SecureDirectoryStream<Path>> opened,
-                long maxBytes,
+                UploadQuota quota,
                 LongConsumer closed) {
             this.dir = dir;
             this.name = name;
             this.fileKey = fileKey;
             this.channel = channel;
             this.opened = opened;
-            this.maxBytes = maxBytes;
+            this.quota = quota;
             this.closed = closed;
         }
 
@@ -495,7 +505,7 @@ public final class Workspace {
             for (ByteBuffer buffer : buffers) {
                 size += buffer.remaining();
             }
-            if (written + size > maxBytes) {
+            if (!quota.take(size)) {
                 throw FileAccessException.tooLarge("the upload does not fit in the workspace (limit reached)");
             }
             if (channel instanceof GatheringByteChannel gathering) {
@@ -547,6 +557,7 @@ public final class Workspace {
                 deleteQuietly(dir, name, fileKey);
             }
             closeAll(opened);
+            quota.end(committed);
             closed.accept(written);
         }
     }

@@ -2,6 +2,7 @@ package dev.interpretersandbox.sandbox;
 
 import dev.interpretersandbox.error.SandboxException;
 import dev.interpretersandbox.error.SandboxException.Kind;
+import dev.interpretersandbox.files.UploadQuota;
 import dev.interpretersandbox.files.Workspace;
 import dev.interpretersandbox.files.WorkspacePath;
 import dev.interpretersandbox.isolation.Sizes;
@@ -102,6 +103,8 @@ public final class Sandbox {
      * most, however many uploads its client sends at once.
      */
     private final Executor uploadLine;
+
+    private final UploadRoom uploadRoom = new UploadRoom();
 
     Sandbox(String id, SandboxSpec spec, SandboxContext context, Workspace workspace) {
         this(id, spec, context, workspace, SandboxState.STOPPED);
@@ -1349,13 +1352,14 @@ public final class Sandbox {
         try {
             workspace.create();
             long limit = spec().limits().workspaceBytes();
-            long room = limit - workspace.usage();
+            long room = uploadRoom.measure(limit, workspace::usage);
             if (contentLength > room) {
                 throw SandboxException.tooLarge("the file does not fit in the workspace: "
                         + Sizes.human(Math.max(0, room)) + " free of " + Sizes.human(limit));
             }
+            UploadQuota quota = uploadRoom.quota(limit);
             Workspace.Upload upload =
-                    replace ? workspace.openReplace(path, room, closed) : workspace.openUpload(path, room, closed);
+                    replace ? workspace.openReplace(path, quota, closed) : workspace.openUpload(path, quota, closed);
             opened = true;
             return upload;
         } finally {
