@@ -376,7 +376,7 @@ public interface SandboxConfig {
         @WithDefault("24h")
         Duration maxLifetime();
 
-        /** A sandbox is removed once its executions took this long in total. Defaults to 4h. */
+        /** A sandbox is removed once its executions and commands took this long in total, even while in use. Defaults to 4h. */
         @WithDefault("4h")
         Duration maxBusy();
 

@@ -59,6 +59,14 @@ public final class ExpiryPolicy {
             return Optional.of(new Expiry(
                     Reason.IDLE, "idle for longer than " + clocks.idleTimeout().toSeconds() + " s"));
         }
+        return hardLimit(clocks, now);
+    }
+
+    /**
+     * The limits that end a sandbox even while it is in use (a call running or queued, a command,
+     * a transfer), as its user could keep it in use for good: its maximum lifetime and busy time.
+     */
+    public Optional<Expiry> hardLimit(Clocks clocks, Instant now) {
         if (!clocks.createdAt().plus(maxLifetime).isAfter(now)) {
             return Optional.of(new Expiry(
                     Reason.LIFETIME, "older than its maximum lifetime of " + maxLifetime.toSeconds() + " s"));

@@ -733,6 +733,7 @@ public final class Sandbox {
             throw new SandboxException(Kind.UNAVAILABLE, "the command could not be started: " + e.getMessage(), e);
         }
         RunningCommandInfo info = new RunningCommandInfo(started.pid(), command, started);
+        long begun = System.nanoTime();
         synchronized (this) {
             running.put(started.pid(), info);
         }
@@ -740,6 +741,7 @@ public final class Sandbox {
             synchronized (this) {
                 running.remove(started.pid(), info);
             }
+            addBusy(System.nanoTime() - begun); // a command's time counts as busy, as an execution's does
             commandEnded();
         });
         return started;
@@ -947,8 +949,18 @@ public final class Sandbox {
         boolean pause;
         Operation<Optional<Reaping>> operation;
         synchronized (this) {
-            if (state == SandboxState.DELETED || active != null || !jobs.isEmpty() || transfers > 0) {
+            if (state == SandboxState.DELETED) {
                 return CompletableFuture.completedFuture(Optional.empty());
+            }
+            if (active != null || !jobs.isEmpty() || transfers > 0) {
+                // In use: not paused or reset under its user. But a user can keep a sandbox in use
+                // for good (commands chained, an upload trickled in under the stall timeout, a queue
+                // never empty), so its hard limits end it even then: the service removes it, and
+                // the delete ends what runs. The default sandbox is only ever reset, never removed.
+                return CompletableFuture.completedFuture(
+                        id.equals(SandboxService.DEFAULT)
+                                ? Optional.empty()
+                                : context.expiry().hardLimit(clocks(), now).map(limit -> new Reaping(false, limit)));
             }
             Optional<ExpiryPolicy.Expiry> expired = context.expiry().check(clocks(), now);
             if (expired.isEmpty() || !hasState()) {

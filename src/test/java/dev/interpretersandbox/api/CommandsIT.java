@@ -49,6 +49,24 @@ class CommandsIT {
         return true;
     }
 
+    /** A command's time counts toward the sandbox's busy time (and so its max-busy), as code's does. */
+    @Test
+    void aCommandsTimeCountsAsBusy() {
+        String id = given().post("/sandboxes").then().statusCode(201).extract().path("id");
+        try {
+            given().contentType(ContentType.JSON)
+                    .body(Map.of("cmd", "sleep 1.2"))
+                    .post("/sandboxes/" + id + "/commands")
+                    .then()
+                    .statusCode(200)
+                    .body("status", equalTo("ok"));
+            float busy = given().get("/sandboxes/" + id).then().extract().path("usage.busy_secs");
+            assertTrue(busy >= 1.2f, "busy_secs " + busy);
+        } finally {
+            given().delete("/sandboxes/" + id).then().statusCode(204);
+        }
+    }
+
     @Test
     void outputExitCodeAndWorkingDirectory() {
         JsonPath result = command(Map.of("cmd", "echo hi; pwd; echo err >&2; exit 3"));

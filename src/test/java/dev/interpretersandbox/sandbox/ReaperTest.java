@@ -11,7 +11,9 @@ import dev.interpretersandbox.files.WorkspacePath;
 import dev.interpretersandbox.kernel.KernelLimits;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The reaper's choices, driven by a hand-moved clock: idle, paused too long, lifetime, busy, transfers. */
@@ -106,6 +108,7 @@ class ReaperTest {
             assertEquals(0, core.service.reapExpired(core.clock.instant()), "busy");
             core.launcher.open("hold");
             running.await(Duration.ofSeconds(10));
+            ExecutionQueueTest.awaitState(sandbox, SandboxState.IDLE); // its result is out before the job ends
 
             var upload = sandbox.openUpload(WorkspacePath.parse("/mnt/data/up.bin"), 1);
             core.clock.advance(Duration.ofHours(2));
@@ -130,6 +133,38 @@ class ReaperTest {
                             .details()
                             .get("reason"))
                     .startsWith("older than its maximum lifetime"));
+        }
+    }
+
+    /**
+     * A user can keep a sandbox in use for good (a call always running or queued, commands chained,
+     * an upload trickled in under the stall timeout): its maximum lifetime ends it even then.
+     */
+    @Test
+    void theMaximumLifetimeEndsASandboxKeptInUseForGood() throws Exception {
+        try (Core core = new Core(Map.of("sandbox.sandboxes.max-lifetime", "1h", "sandbox.idle-timeout", "10m"))) {
+            core.launcher.canCheckpoint = false;
+            Sandbox calling = created(core);
+            Core.run(calling, "print warm");
+            CollectingSink running = Core.start(calling, "gate forever", Duration.ofHours(2));
+            ExecutionQueueTest.awaitState(calling, SandboxState.BUSY);
+            Sandbox uploading = created(core);
+            var upload = uploading.openUpload(WorkspacePath.parse("/mnt/data/trickle.bin"), -1);
+            core.clock.advance(Duration.ofMinutes(59));
+            assertEquals(0, core.service.reapExpired(core.clock.instant()), "in use, and within its lifetime");
+            core.clock.advance(Duration.ofMinutes(2));
+            assertEquals(2, core.service.reapExpired(core.clock.instant()), "in use, but past its lifetime");
+            for (Sandbox sandbox : List.of(calling, uploading)) {
+                SandboxException gone = assertThrows(SandboxException.class, () -> core.service.get(sandbox.id()));
+                assertTrue(((String) gone.details().get("reason")).startsWith("older than its maximum lifetime"));
+            }
+            assertTrue(
+                    running.result()
+                            .toCompletableFuture()
+                            .handle((result, failure) -> result == null || result.status() != ExecutionStatus.OK)
+                            .get(10, TimeUnit.SECONDS),
+                    "the call was ended");
+            upload.close();
         }
     }
 
