@@ -117,7 +117,8 @@ public class BodyLimits {
         return path.equals("/execute")
                 || (path.startsWith("/sandboxes/") && path.endsWith("/execute"))
                 || path.equals(e2bSandbox + "/execute")
-                || path.equals(MCP);
+                || path.equals(MCP)
+                || path.startsWith(MCP + "/");
     }
 
     static String tooLarge(long limit) {

@@ -21,4 +21,26 @@ public final class Identity {
     public static boolean root() {
         return uid() == 0;
     }
+
+    /**
+     * Neither root nor holding any capability (CapEff in /proc/self/status): file modes bind it
+     * as they bind its sandbox code, which then runs as the service's own user.
+     */
+    public static boolean unprivileged() {
+        if (root()) {
+            return false;
+        }
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("CapEff:")) {
+                    return Long.parseUnsignedLong(
+                                    line.substring("CapEff:".length()).strip(), 16)
+                            == 0;
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            // cannot tell: treat it as privileged
+        }
+        return false;
+    }
 }

@@ -32,7 +32,7 @@ import org.jboss.logging.Logger;
  * between the walk's check and its next step. So every step is relative to an open directory
  * ({@link SecureDirectoryStream}: unlinkat, openat with O_NOFOLLOW), and a directory is opened as
  * {@code name/.} and checked to be the one found (see {@link #openChildDirectory}). The one step
- * by path, {@link #openUp}, runs only in a service that is not root.
+ * by path, {@link #openUp}, runs only in a service that is neither root nor holds a capability.
  */
 public final class Trees {
 
@@ -57,13 +57,13 @@ public final class Trees {
      * #openUp}).
      */
     public static void delete(Path root) {
-        delete(root, !Identity.root());
+        delete(root, Identity.unprivileged());
     }
 
     /**
      * @param openUp whether directories in the way may be opened up by path (see {@link
-     *     #openUp}); only a service that is not root may, and a test under root without the
-     *     capabilities that let it ignore file modes
+     *     #openUp}); only a service that is neither root nor holds a capability may, and a test
+     *     under root without the capabilities that let it ignore file modes
      */
     static void delete(Path root, boolean openUp) {
         IOException failure = attempt(root);
@@ -107,8 +107,8 @@ public final class Trees {
      * the next delete can open and empty it; one walk opens up what it can reach, which is not
      * what lies inside a directory it could not open (the next round's walk does). Unlike the
      * rest of this class it works by path: chmod(2) through a descriptor would need the directory
-     * opened, which is what its mode forbids. So it runs only in a service that is not root,
-     * where sandbox code runs as the service's own user: a link that code swaps in under a
+     * opened, which is what its mode forbids. So it runs only in a service that is neither root
+     * nor holds a capability, where sandbox code runs as the service's own user: a link that code swaps in under a
      * directory's name leads the chmod to a file that user owns, whose mode it could set itself;
      * and 0700 only ever takes access away from group and others. chmod(2) never opens what it
      * changes, so a FIFO cannot hold the thread.

@@ -5,6 +5,7 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.SeekableByteChannel;
@@ -501,6 +502,9 @@ public final class Workspace {
 
         /** Writes all of buffers (one gathering write where the channel has it). */
         public synchronized void write(ByteBuffer... buffers) throws IOException {
+            if (over) {
+                throw new ClosedChannelException(); // ended (its sandbox was deleted): takes no room
+            }
             long size = 0;
             for (ByteBuffer buffer : buffers) {
                 size += buffer.remaining();
@@ -525,6 +529,11 @@ public final class Workspace {
 
         public synchronized long written() {
             return written;
+        }
+
+        /** The file's device and inode, the same before and after a commit renames it. */
+        public Object fileKey() {
+            return fileKey;
         }
 
         /** The body is complete: the file is kept (in replace mode, renamed over the name). */
@@ -808,13 +817,24 @@ public final class Workspace {
      * is a 413 saying so. (Directories more than 64 levels deep are not counted.)
      */
     public long usage() {
-        return usage(MAX_MEASURED_ENTRIES);
+        return usage(MAX_MEASURED_ENTRIES, Set.of());
+    }
+
+    /** As above, leaving out the files whose keys are in skip (uploads in flight). */
+    public long usage(Set<Object> skip) {
+        return usage(MAX_MEASURED_ENTRIES, skip);
     }
 
     long usage(int maxEntries) {
+        return usage(maxEntries, Set.of());
+    }
+
+    private long usage(int maxEntries, Set<Object> skip) {
         long[] bytes = {0};
         Budget walk = walk(maxEntries, (prefix, name, attributes) -> {
-            bytes[0] += attributes.size();
+            if (skip.isEmpty() || !skip.contains(attributes.fileKey())) {
+                bytes[0] += attributes.size();
+            }
             return true;
         });
         if (walk.cut) {

@@ -60,9 +60,12 @@ public record WorkspacePath(List<String> components) {
                 throw FileAccessException.badRequest("a path component is longer than 255 bytes");
             }
             if (!FILE_NAMES.newEncoder().canEncode(part)) {
-                throw FileAccessException.badRequest("the service cannot use the name " + part
-                        + ": it runs without a UTF-8 locale, so file names are " + FILE_NAMES
-                        + " (start it with LANG=C.UTF-8)");
+                throw FileAccessException.badRequest(
+                        FILE_NAMES.equals(StandardCharsets.UTF_8)
+                                ? "the path is not valid Unicode (a lone surrogate)"
+                                : "the service cannot use the name " + part
+                                        + ": it runs without a UTF-8 locale, so file names are " + FILE_NAMES
+                                        + " (start it with LANG=C.UTF-8)");
             }
             components.add(part);
         }

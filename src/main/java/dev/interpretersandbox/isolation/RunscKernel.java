@@ -20,6 +20,29 @@ final class RunscKernel extends ChildKernel {
     // Writing a sandbox's memory out takes seconds for a kernel with the data libraries loaded;
     // a full 1 GiB sandbox takes longer.
     private static final Duration CHECKPOINT_DEADLINE = Duration.ofSeconds(120);
+    /**
+     * Kills each process but init (PID 1) and the kernel's driver (init's child running it) whose
+     * standard input, output or error is a file of the host: what a command left running with the
+     * command's output open.
+     */
+    private static final String LEFTOVERS = String.join(
+            "\n",
+            "self=$$",
+            "for d in /proc/[0-9]*; do",
+            "  p=${d#/proc/}",
+            "  if [ \"$p\" = 1 ] || [ \"$p\" = \"$self\" ]; then continue; fi",
+            "  read -r s 2>/dev/null < \"$d/stat\" || continue",
+            "  s=${s##*) }; set -- $s",
+            "  if [ \"$2\" = 1 ]; then",
+            "    case $(tr '\\0' ' ' < \"$d/cmdline\" 2>/dev/null) in *" + RootFs.DRIVER_IN_SANDBOX
+                    + "*) continue;; esac",
+            "  fi",
+            // gVisor lists no /proc/N/fd of another process, but reads its links one by one.
+            "  for n in 0 1 2; do",
+            "    case $(readlink \"$d/fd/$n\" 2>/dev/null) in host:*) kill -9 \"$p\" 2>/dev/null; break;; esac",
+            "  done",
+            "done",
+            "exit 0");
 
     private final RunscClient runsc;
     private final Path bundle;
@@ -60,6 +83,7 @@ final class RunscKernel extends ChildKernel {
             } catch (IOException e) {
                 LOG.debugf("checkpoint of %s at the sandbox's own CPU quota: %s", containerId, e.getMessage());
             }
+            endLeftovers();
             runsc.checkpoint(containerId, image, CHECKPOINT_DEADLINE);
             process.waitFor(EXIT_WAIT.toMillis(), TimeUnit.MILLISECONDS); // runsc run ends with its container
             LOG.infof("kernel %s checkpointed in %d ms", containerId, (System.nanoTime() - started) / 1_000_000);
@@ -72,6 +96,22 @@ final class RunscKernel extends ChildKernel {
         }
         destroy();
         return true;
+    }
+
+    /**
+     * Ends what commands left running with their output open: a process a command started in a
+     * session of its own ({@code setsid cmd &}), which outlives the command, holding its output,
+     * a pipe to the host. A checkpoint saves that, but the restore cannot open it again: the
+     * restore failed and the sandbox lost its variables. Processes that hold no file of the host
+     * (the kernel's children, a background command writing to a file) are kept. No command runs at
+     * a pause (a command holds the sandbox as a transfer).
+     */
+    private void endLeftovers() {
+        try {
+            runsc.execShell(containerId, LEFTOVERS);
+        } catch (RuntimeException e) {
+            LOG.debugf("cannot end what commands left in %s: %s", containerId, e.getMessage());
+        }
     }
 
     @Override

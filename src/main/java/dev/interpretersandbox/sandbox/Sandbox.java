@@ -2,7 +2,6 @@ package dev.interpretersandbox.sandbox;
 
 import dev.interpretersandbox.error.SandboxException;
 import dev.interpretersandbox.error.SandboxException.Kind;
-import dev.interpretersandbox.files.UploadQuota;
 import dev.interpretersandbox.files.Workspace;
 import dev.interpretersandbox.files.WorkspacePath;
 import dev.interpretersandbox.isolation.Sizes;
@@ -25,6 +24,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
 import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -50,7 +50,8 @@ import org.jboss.logging.Logger;
  * one. Waiting costs no thread: a job is a queue entry until it runs, and a running execution is
  * driven by its kernel's output and by timers. The kernel is started, replaced, paused and torn
  * down only by the job that has the sandbox. File transfers do not take the sandbox (they never
- * touch the kernel) but count as activity, and the reaper skips a sandbox with one in flight.
+ * touch the kernel) but count as activity: the reaper skips a sandbox with one in flight, but
+ * for its maximum lifetime and busy time.
  *
  * <p>A deleted sandbox stays deleted: it takes no job or transfer, a kernel that finishes
  * starting after the delete is torn down at once, and its workspace goes when the last job and
@@ -105,6 +106,7 @@ public final class Sandbox {
     private final Executor uploadLine;
 
     private final UploadRoom uploadRoom = new UploadRoom();
+    private final Set<Workspace.Upload> uploads = new HashSet<>(); // open ones: a delete ends them
 
     Sandbox(String id, SandboxSpec spec, SandboxContext context, Workspace workspace) {
         this(id, spec, context, workspace, SandboxState.STOPPED);
@@ -942,7 +944,9 @@ public final class Sandbox {
     /**
      * The reaper's pass: when the sandbox expired and is not in a job, a transfer or with jobs
      * queued, it is paused to disk (mayPause, expired for being idle, a kernel that can be
-     * checkpointed) or stopped with its workspace deleted. Empty when nothing was done.
+     * checkpointed) or stopped with its workspace deleted. In use, only its maximum lifetime or
+     * busy time count: then the answer is a removal, which the service carries out (its delete
+     * ends what runs). Empty when nothing was done.
      */
     public CompletionStage<Optional<Reaping>> reapIfExpired(Instant now, boolean mayPause) {
         ExpiryPolicy.Expiry why;
@@ -1073,6 +1077,8 @@ public final class Sandbox {
     public CompletionStage<Void> delete() {
         List<Job> dropped;
         KernelHandle running;
+        List<Workspace.Upload> writing;
+        List<RunningCommandInfo> commanding;
         synchronized (this) {
             requireLive();
             transition(EnumSet.allOf(SandboxState.class), SandboxState.DELETED);
@@ -1082,6 +1088,8 @@ public final class Sandbox {
             kernel = null;
             endReason = "the sandbox was deleted";
             dropped.forEach(this::leftQueue);
+            writing = new ArrayList<>(uploads);
+            commanding = new ArrayList<>(this.running.values());
             checkQuiescent();
         }
         SandboxException gone = SandboxException.notFound("no sandbox " + id + " (it was deleted)");
@@ -1089,6 +1097,18 @@ public final class Sandbox {
         if (running != null) {
             context.workers().lifecycle().execute(running::destroy); // a running execution ends now
         }
+        // Uploads and commands end now too, not when their clients stop: a client could otherwise
+        // keep the workspace (and, in process mode, its processes) after the sandbox is gone.
+        context.workers().lifecycle().execute(() -> {
+            writing.forEach(Workspace.Upload::close); // not committed: the partial file goes
+            for (RunningCommandInfo command : commanding) {
+                try {
+                    command.command().signal("KILL");
+                } catch (RuntimeException e) {
+                    LOG.debugf("sandbox %s: cannot end command %d: %s", id, command.pid(), e.getMessage());
+                }
+            }
+        });
         return quiescent.thenRunAsync(
                 () -> {
                     hibernation.discard();
@@ -1285,6 +1305,13 @@ public final class Sandbox {
         return restored;
     }
 
+    /** Its lifetime, busy time and idle clock start now (a warm-pool member handed out). */
+    synchronized void startClocks() {
+        createdAt = context.clock().instant();
+        busyNanos = 0;
+        touch();
+    }
+
     /**
      * A warm-pool member handed out with its requested spec (same limits, so the running kernel
      * fits): its environment is applied, and its lifetime and idle clock start now.
@@ -1295,9 +1322,7 @@ public final class Sandbox {
             synchronized (this) {
                 spec = requested;
                 running = kernel;
-                createdAt = context.clock().instant();
-                busyNanos = 0;
-                touch();
+                startClocks();
             }
             if (running != null) {
                 applyEnvironment(running, requested.env());
@@ -1354,8 +1379,12 @@ public final class Sandbox {
         // The transfer ends once: when the upload closes, or here when it never opened (an upload
         // that fails while opening closes itself, and must not end it a second time).
         AtomicBoolean ended = new AtomicBoolean();
+        Workspace.Upload[] handle = new Workspace.Upload[1];
         LongConsumer closed = written -> {
             if (ended.compareAndSet(false, true)) {
+                synchronized (this) {
+                    uploads.remove(handle[0]);
+                }
                 context.metrics().uploaded(written);
                 endTransfer();
             }
@@ -1369,10 +1398,23 @@ public final class Sandbox {
                 throw SandboxException.tooLarge("the file does not fit in the workspace: "
                         + Sizes.human(Math.max(0, room)) + " free of " + Sizes.human(limit));
             }
-            UploadQuota quota = uploadRoom.quota(limit);
+            UploadRoom.Quota quota = uploadRoom.quota(limit);
             Workspace.Upload upload =
                     replace ? workspace.openReplace(path, quota, closed) : workspace.openUpload(path, quota, closed);
             opened = true;
+            handle[0] = upload;
+            quota.file(upload.fileKey());
+            boolean live;
+            synchronized (this) {
+                live = state != SandboxState.DELETED;
+                if (live) {
+                    uploads.add(upload);
+                }
+            }
+            if (!live) {
+                upload.close(); // deleted while it opened
+                throw SandboxException.notFound("no sandbox " + id + " (it was deleted)");
+            }
             return upload;
         } finally {
             if (!opened && ended.compareAndSet(false, true)) {

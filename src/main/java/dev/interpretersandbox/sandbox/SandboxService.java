@@ -248,6 +248,11 @@ public class SandboxService {
             }
             sandbox.pausable(
                     config.sandboxes().pause().enabled() && context.launcher().canCheckpoint());
+            if (warm) {
+                // Its lifetime starts before the reaper can see it, still being handed out (in use):
+                // a member older than the maximum lifetime would be removed at once.
+                sandbox.startClocks();
+            }
             sandboxes.put(sandbox.id(), sandbox);
         }
         sandbox.register();

@@ -32,18 +32,26 @@ final class SerialExecutor implements Executor {
             }
             running = true;
         }
-        submitNext();
+        try {
+            pool.execute(this::runOne);
+        } catch (RejectedExecutionException e) {
+            synchronized (this) {
+                tasks.clear(); // only this caller's task: none waited while the line was not running
+                running = false;
+            }
+            throw e; // the caller learns that its task will not run
+        }
     }
 
+    /** The next task of the line, after one ended (a pool thread). */
     private void submitNext() {
         try {
             pool.execute(this::runOne);
         } catch (RejectedExecutionException e) {
             synchronized (this) {
-                tasks.clear(); // the pool is shutting down: nothing of this line will run
-                running = false;
+                running = false; // the pool is shutting down: what waits in the line is not run
             }
-            throw e;
+            LOG.debugf("the pool refused the line's next task: %s", e.getMessage());
         }
     }
 

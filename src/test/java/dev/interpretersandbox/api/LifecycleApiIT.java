@@ -291,6 +291,26 @@ class LifecycleApiIT {
         delete(id);
     }
 
+    /**
+     * A command that left a process running in a session of its own with the command's output
+     * open: a checkpoint saved that pipe to the host, which no restore can open again, and the
+     * sandbox lost its variables. A pause now ends such a process first.
+     */
+    @Test
+    void aProcessACommandLeftWithItsOutputOpenDoesNotCostThePauseItsVariables() throws Exception {
+        String id = create(Map.of("idle_timeout_secs", 2)).getString("id");
+        run(id, "answer = 41");
+        given().contentType(ContentType.JSON)
+                .body(Map.of("cmd", "setsid sh -c 'while true; do echo hi; sleep 1; done' & echo started"))
+                .post("/sandboxes/" + id + "/commands")
+                .then()
+                .statusCode(200)
+                .body("status", equalTo("ok"));
+        waitForState(id, "paused");
+        assertEquals("42", run(id, "print(answer + 1)"));
+        delete(id);
+    }
+
     @Test
     void aSandboxPausedTooLongIsRemovedAndAnswers410WithReasonAndTimeButNeverDuringACall() throws Exception {
         String id = create(Map.of("idle_timeout_secs", 2)).getString("id");

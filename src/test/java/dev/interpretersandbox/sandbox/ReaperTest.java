@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.interpretersandbox.error.SandboxException;
 import dev.interpretersandbox.files.WorkspacePath;
 import dev.interpretersandbox.kernel.KernelLimits;
+import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.List;
@@ -164,7 +166,13 @@ class ReaperTest {
                             .handle((result, failure) -> result == null || result.status() != ExecutionStatus.OK)
                             .get(10, TimeUnit.SECONDS),
                     "the call was ended");
-            upload.close();
+            // The trickled upload is ended too, and the workspace goes without waiting for its client.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (Files.exists(uploading.workspace().root())) {
+                assertTrue(System.nanoTime() < deadline, "the workspace went");
+                Thread.onSpinWait();
+            }
+            assertThrows(IOException.class, () -> upload.write(ByteBuffer.wrap(new byte[1])));
         }
     }
 
