@@ -28,19 +28,29 @@ final class RunscKernel extends ChildKernel {
     private static final String LEFTOVERS = String.join(
             "\n",
             "self=$$",
-            "for d in /proc/[0-9]*; do",
-            "  p=${d#/proc/}",
-            "  if [ \"$p\" = 1 ] || [ \"$p\" = \"$self\" ]; then continue; fi",
-            "  read -r s 2>/dev/null < \"$d/stat\" || continue",
-            "  s=${s##*) }; set -- $s",
-            "  if [ \"$2\" = 1 ]; then",
-            "    case $(tr '\\0' ' ' < \"$d/cmdline\" 2>/dev/null) in *" + RootFs.DRIVER_IN_SANDBOX
+            // Rounds until none is found: a loop killed after its child may have started another.
+            "round=0",
+            "while [ $round -lt 50 ]; do",
+            "  round=$((round + 1)); found=",
+            "  for d in /proc/[0-9]*; do",
+            "    p=${d#/proc/}",
+            "    if [ \"$p\" = 1 ] || [ \"$p\" = \"$self\" ]; then continue; fi",
+            "    read -r s 2>/dev/null < \"$d/stat\" || continue",
+            "    s=${s##*) }; set -- $s",
+            "    if [ \"$1\" = Z ]; then continue; fi",
+            "    if [ \"$2\" = 1 ]; then",
+            "      case $(tr '\\0' ' ' < \"$d/cmdline\" 2>/dev/null) in *" + RootFs.DRIVER_IN_SANDBOX
                     + "*) continue;; esac",
-            "  fi",
+            "    fi",
             // gVisor lists no /proc/N/fd of another process, but reads its links one by one.
-            "  for n in 0 1 2; do",
-            "    case $(readlink \"$d/fd/$n\" 2>/dev/null) in host:*) kill -9 \"$p\" 2>/dev/null; break;; esac",
+            "    for n in 0 1 2; do",
+            "      case $(readlink \"$d/fd/$n\" 2>/dev/null) in",
+            "        host:*) kill -9 \"$p\" 2>/dev/null; found=1; break;;",
+            "      esac",
+            "    done",
             "  done",
+            "  [ -z \"$found\" ] && break",
+            "  sleep 0.05",
             "done",
             "exit 0");
 
