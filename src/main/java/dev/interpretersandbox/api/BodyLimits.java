@@ -66,11 +66,16 @@ public class BodyLimits {
             ctx.next();
             return;
         }
+        refuse(ctx, 413, tooLarge(executeLimit));
+    }
+
+    /** Answers status with {"error": message} and hangs up instead of reading the rest of the body. */
+    private static void refuse(RoutingContext ctx, int status, String message) {
         close(ctx);
         ctx.response()
-                .setStatusCode(413)
+                .setStatusCode(status)
                 .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                .end("{\"error\":\"" + tooLarge(executeLimit) + "\"}");
+                .end("{\"error\":\"" + message + "\"}");
     }
 
     long executeLimit() {
@@ -98,18 +103,10 @@ public class BodyLimits {
                 return;
             }
         } catch (NumberFormatException e) {
-            close(ctx);
-            ctx.response()
-                    .setStatusCode(400)
-                    .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                    .end("{\"error\":\"invalid Content-Length\"}");
+            refuse(ctx, 400, "invalid Content-Length");
             return;
         }
-        close(ctx);
-        ctx.response()
-                .setStatusCode(413)
-                .putHeader(HttpHeaders.CONTENT_TYPE, "application/json")
-                .end("{\"error\":\"" + tooLarge(limit) + "\"}");
+        refuse(ctx, 413, tooLarge(limit));
     }
 
     /** Bodies that carry code or a file's content: execute, E2B's execute, MCP's tool calls. */

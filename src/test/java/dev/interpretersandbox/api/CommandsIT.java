@@ -35,9 +35,14 @@ class CommandsIT {
     URI base;
 
     static JsonPath command(Map<String, Object> body) {
+        return command("", body);
+    }
+
+    /** A command on the sandbox at prefix ("" for the default one, else /sandboxes/{id}); 200 expected. */
+    static JsonPath command(String prefix, Map<String, Object> body) {
         return given().contentType(ContentType.JSON)
                 .body(body)
-                .post("/commands")
+                .post(prefix + "/commands")
                 .then()
                 .statusCode(200)
                 .extract()
@@ -54,12 +59,9 @@ class CommandsIT {
     void aCommandsTimeCountsAsBusy() {
         String id = given().post("/sandboxes").then().statusCode(201).extract().path("id");
         try {
-            given().contentType(ContentType.JSON)
-                    .body(Map.of("cmd", "sleep 1.2"))
-                    .post("/sandboxes/" + id + "/commands")
-                    .then()
-                    .statusCode(200)
-                    .body("status", equalTo("ok"));
+            assertEquals(
+                    "ok",
+                    command("/sandboxes/" + id, Map.of("cmd", "sleep 1.2")).getString("status"));
             float busy = given().get("/sandboxes/" + id).then().extract().path("usage.busy_secs");
             assertTrue(busy >= 1.2f, "busy_secs " + busy);
         } finally {

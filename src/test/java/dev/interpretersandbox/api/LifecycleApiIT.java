@@ -300,12 +300,10 @@ class LifecycleApiIT {
     void aProcessACommandLeftWithItsOutputOpenDoesNotCostThePauseItsVariables() throws Exception {
         String id = create(Map.of("idle_timeout_secs", 2)).getString("id");
         run(id, "answer = 41");
-        given().contentType(ContentType.JSON)
-                .body(Map.of("cmd", "setsid sh -c 'while true; do echo hi; sleep 1; done' & echo started"))
-                .post("/sandboxes/" + id + "/commands")
-                .then()
-                .statusCode(200)
-                .body("status", equalTo("ok"));
+        JsonPath started = CommandsIT.command(
+                "/sandboxes/" + id,
+                Map.of("cmd", "setsid sh -c 'while true; do echo hi; sleep 1; done' & echo started"));
+        assertEquals("ok", started.getString("status"));
         waitForState(id, "paused");
         assertEquals("42", run(id, "print(answer + 1)"));
         delete(id);
